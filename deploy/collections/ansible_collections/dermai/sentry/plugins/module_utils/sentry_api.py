@@ -1,0 +1,542 @@
+# Copyright: DermAI
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared REST client and reconcile helpers for the dermai.sentry modules.
+
+PRIVATE to this collection: the interface may change without notice.
+
+Everything that talks HTTP lives here (one client class, one error path); the
+module files only build the desired state, call the client and report.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import ssl
+import time
+from urllib.parse import quote, urlencode
+
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import open_url
+
+API_PREFIX = "/api/0/"
+USER_AGENT = "dermai.sentry-ansible"
+RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+MASK = "********"
+TOKEN_REJECTED = "token rejected: check sentry_config_api_token / the token file"  # noqa: S105 - a message, not a secret
+
+# Seconds slept between retries; tests replace it so they never wait.
+SLEEP = time.sleep
+
+# URL templates (path segments are quoted by SentryClient.path()).
+URL_ORG = "organizations/{org}/"
+URL_ORG_TEAMS = "organizations/{org}/teams/"
+URL_TEAM = "teams/{org}/{team}/"
+URL_TEAM_PROJECTS = "teams/{org}/{team}/projects/"
+URL_PROJECT = "projects/{org}/{project}/"
+URL_PROJECT_TEAM = "projects/{org}/{project}/teams/{team}/"
+URL_KEYS = "projects/{org}/{project}/keys/"
+URL_KEY = "projects/{org}/{project}/keys/{key}/"
+URL_RULES = "projects/{org}/{project}/rules/"
+URL_RULE = "projects/{org}/{project}/rules/{rule}/"
+URL_ALERT_RULES = "organizations/{org}/alert-rules/"
+URL_ALERT_RULE = "organizations/{org}/alert-rules/{rule}/"
+
+_LINK_RE = re.compile(r"<(?P<url>[^>]*)>(?P<params>[^,]*)")
+_PARAM_RE = re.compile(r';\s*(?P<key>[a-z]+)="(?P<value>[^"]*)"')
+
+
+def sentry_argument_spec():
+    """Connection options shared by every module (documented in the dermai.sentry.sentry doc fragment)."""
+    return dict(
+        url=dict(type="str", required=True, no_log=False, fallback=(_env_fallback, ["SENTRY_URL"])),
+        token=dict(type="str", required=True, no_log=True, fallback=(_env_fallback, ["SENTRY_AUTH_TOKEN"])),
+        validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
+        timeout=dict(type="int", default=30),
+        retries=dict(type="int", default=5),
+    )
+
+
+def _env_fallback(*names):
+    # Imported lazily so this file stays importable without AnsibleModule.
+    from ansible.module_utils.basic import env_fallback
+
+    return env_fallback(*names)
+
+
+class SentryAPIError(Exception):
+    """An API call failed for good (after retries). The message never contains the token."""
+
+    def __init__(self, method, path, status, detail, body=None, ambiguous=False):
+        self.ambiguous = ambiguous  # the server may have applied the call (timeout, 5xx)
+        self.method = method
+        self.path = path
+        self.status = status
+        self.detail = detail
+        self.body = body
+        if status == 401:
+            text = f"Sentry API {method} {path}: HTTP 401 {TOKEN_REJECTED}"
+        elif status is None:
+            text = f"Sentry API {method} {path}: {detail}"
+        else:
+            text = f"Sentry API {method} {path}: HTTP {status}: {detail}"
+        super().__init__(text)
+
+
+def _detail(body):
+    """The most useful text of an error body: DRF's `detail`, else the field map, else the raw text."""
+    if isinstance(body, dict):
+        if "detail" in body:
+            return str(body["detail"])
+        return json.dumps(body, sort_keys=True)
+    if isinstance(body, list):
+        return json.dumps(body)
+    text = (body or "").strip()
+    return text[:500] if text else "(empty body)"
+
+
+def _parse_body(raw):
+    if not raw:
+        return None
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def next_cursor(link_header):
+    """Cursor of the `rel="next"` link when it says results="true", else None."""
+    if not link_header:
+        return None
+    for match in _LINK_RE.finditer(link_header):
+        params = {m.group("key"): m.group("value") for m in _PARAM_RE.finditer(match.group("params"))}
+        if params.get("rel") == "next":
+            if params.get("results") != "true":
+                return None
+            if params.get("cursor"):
+                return params["cursor"]
+            query = match.group("url").partition("?")[2]
+            for part in query.split("&"):
+                key, _, value = part.partition("=")
+                if key == "cursor" and value:
+                    return value
+    return None
+
+
+def _retry_after(headers):
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class SentryClient:
+    """Small REST client for Sentry's /api/0/ built on ansible.module_utils.urls.open_url."""
+
+    def __init__(
+        self, url, token, validate_certs=True, ca_path=None, timeout=30, retries=5, backoff=1.0, max_backoff=30.0
+    ):
+        self.base = url.rstrip("/")
+        if self.base.endswith("/api/0"):
+            self.base = self.base[: -len("/api/0")]
+        self._token = token
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.timeout = timeout
+        self.retries = max(0, int(retries))
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+
+    @classmethod
+    def from_module(cls, module):
+        p = module.params
+        return cls(
+            p["url"],
+            p["token"],
+            validate_certs=p["validate_certs"],
+            ca_path=p["ca_path"],
+            timeout=p["timeout"],
+            retries=p["retries"],
+        )
+
+    @staticmethod
+    def path(template, **segments):
+        """An API path (relative to /api/0/) with every segment quoted."""
+        return template.format(**{k: quote(str(v), safe="") for k, v in segments.items()})
+
+    # --- transport ---------------------------------------------------------------------------
+    def _open(self, method, full_url, data):
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        return open_url(
+            full_url,
+            data=data,
+            headers=headers,
+            method=method,
+            validate_certs=self.validate_certs,
+            ca_path=self.ca_path,
+            timeout=self.timeout,
+            http_agent=USER_AGENT,
+            follow_redirects="safe",
+        )
+
+    def _delay(self, attempt, headers):
+        wait = _retry_after(headers)
+        if wait is None:
+            wait = min(self.max_backoff, self.backoff * (2**attempt)) * (0.5 + random.random() / 2)  # noqa: S311
+        return min(wait, 300.0)
+
+    def request(self, method, path, body=None, query=None, retry_ambiguous=True):
+        """Send one API call (with retries). Returns (status, parsed body, headers).
+
+        With retry_ambiguous=False only failures that certainly did not apply the call (HTTP 429,
+        connection refused) are retried; a timeout, a dropped connection or a 5xx raises at once with
+        `ambiguous=True` so the caller can look before it creates again (see create_verified).
+        """
+        shown = API_PREFIX + path
+        full_url = self.base + shown
+        if query:
+            full_url += "?" + urlencode(query)
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        attempt = 0
+        while True:
+            status, payload, headers, problem, refused = None, None, None, None, False
+            try:
+                resp = self._open(method, full_url, data)
+                status = resp.getcode()
+                payload = _parse_body(resp.read())
+                headers = resp.headers
+            except HTTPError as err:
+                status = err.code
+                headers = err.headers
+                try:
+                    payload = _parse_body(err.read())
+                except Exception:  # a half-closed error body must not hide the status
+                    payload = None
+            except (URLError, TimeoutError, OSError, UrlsConnectionError) as err:
+                reason = getattr(err, "reason", err)
+                if isinstance(reason, ssl.SSLError) or isinstance(err, ssl.SSLError):
+                    # A certificate problem does not heal by retrying.
+                    raise SentryAPIError(
+                        method,
+                        shown,
+                        None,
+                        f"TLS verification failed: {reason}; set ca_path to the CA certificate that signed the "
+                        "server's certificate (validate_certs: false only for a throwaway test server)",
+                    ) from None
+                problem = f"connection failed: {reason}"
+                refused = isinstance(reason, ConnectionRefusedError)
+            if problem is None and status < 400:
+                return status, payload, headers
+            retryable = problem is not None or status in RETRY_STATUSES
+            ambiguous = (problem is not None and not refused) or (status is not None and status >= 500)
+            if not retry_ambiguous and ambiguous:
+                retryable = False
+            if not retryable or attempt >= self.retries:
+                if problem is not None:
+                    text = f"{problem} (after {attempt + 1} attempts)"
+                    raise SentryAPIError(method, shown, None, text, ambiguous=ambiguous)
+                detail = _detail(payload)
+                if retryable:
+                    detail += f" (after {attempt + 1} attempts)"
+                raise SentryAPIError(method, shown, status, detail, payload, ambiguous=ambiguous)
+            SLEEP(self._delay(attempt, headers))
+            attempt += 1
+
+    # --- verbs ---------------------------------------------------------------------------------
+    def get(self, path, query=None, missing_ok=False):
+        """GET one object; None on 404 when missing_ok."""
+        try:
+            return self.request("GET", path, query=query)[1]
+        except SentryAPIError as err:
+            if missing_ok and err.status == 404:
+                return None
+            raise
+
+    def get_all(self, path, query=None, per_page=100):
+        """GET a list endpoint, following Link rel="next" cursors until results="false"."""
+        items = []
+        params = dict(query or {})
+        params["per_page"] = per_page
+        seen = set()
+        while True:
+            _status, page, headers = self.request("GET", path, query=params)
+            if isinstance(page, list):
+                items.extend(page)
+            cursor = next_cursor(headers.get("Link") if headers is not None else None)
+            if not cursor or cursor in seen:
+                return items
+            seen.add(cursor)
+            params["cursor"] = cursor
+
+    def post(self, path, body):
+        return self.request("POST", path, body=body)
+
+    def create_verified(self, path, body, find):
+        """POST a create that must not run twice: after an ambiguous failure (timeout, dropped connection,
+        5xx) call find() and return what it finds before posting again. Returns the created object."""
+        attempt = 0
+        while True:
+            try:
+                return self.request("POST", path, body=body, retry_ambiguous=False)[1]
+            except SentryAPIError as err:
+                if not err.ambiguous or attempt >= self.retries:
+                    raise
+                SLEEP(self._delay(attempt, None))
+                found = find()
+                if found is not None:
+                    return found
+                attempt += 1
+
+    def put(self, path, body):
+        return self.request("PUT", path, body=body)[1]
+
+    def delete(self, path, missing_ok=True):
+        try:
+            self.request("DELETE", path)
+        except SentryAPIError as err:
+            if missing_ok and err.status == 404:
+                return False
+            raise
+        return True
+
+
+# --- comparison helpers --------------------------------------------------------------------------
+def canon(value):
+    """Canonical form for comparison: numbers and numeric strings compare equal, dict keys sorted."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if isinstance(value, dict):
+        return {k: canon(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [canon(v) for v in value]
+    return value
+
+
+# Lists Sentry matches case-insensitively (and the project endpoint stores lower-cased).
+CASELESS_FIELDS = frozenset(("sensitiveFields",))
+
+
+def canon_set(values, caseless=False):
+    """A list whose order does not matter."""
+    values = [v.strip().lower() if caseless and isinstance(v, str) else v for v in (values or [])]
+    return sorted(json.dumps(canon(v), sort_keys=True) for v in values)
+
+
+def included(desired, current):
+    """True when every key of `desired` has the same canonical value in `current` (recursively for dicts)."""
+    if isinstance(desired, dict):
+        if not isinstance(current, dict):
+            return False
+        return all(included(v, current.get(k)) for k, v in desired.items())
+    return canon(desired) == canon(current)
+
+
+def match_nodes(desired, current, strip=()):
+    """Lists of rule nodes are equal when each desired node is included in a distinct current node (any order)."""
+    desired = desired or []
+    current = [{k: v for k, v in node.items() if k not in strip} for node in (current or [])]
+    if len(desired) != len(current):
+        return False
+    unused = list(range(len(current)))
+    for node in desired:
+        hit = next((i for i in unused if included(node, current[i])), None)
+        if hit is None:
+            return False
+        unused.remove(hit)
+    return True
+
+
+def parse_pii(value):
+    """Sentry stores relayPiiConfig as a JSON string (or null / ""): the parsed dict, {} when unset."""
+    if value in (None, ""):
+        return {}
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return {"_unparsable": value}
+    return parsed if isinstance(parsed, dict) else {"_unparsable": value}
+
+
+def dump_pii(value):
+    """The JSON string Sentry wants for a relayPiiConfig dict ("" clears it)."""
+    return json.dumps(value, sort_keys=True) if value else ""
+
+
+def fields_differ(desired, current, set_fields=(), pii_fields=()):
+    """Names of the API fields whose desired value differs from the server's, after normalisation."""
+    changed = []
+    for field, want in desired.items():
+        have = current.get(field)
+        if field in pii_fields:
+            same = parse_pii(want) == parse_pii(have)
+        elif field in set_fields:
+            caseless = field in CASELESS_FIELDS
+            same = canon_set(want, caseless) == canon_set(have, caseless)
+        else:
+            same = included(want, have)
+        if not same:
+            changed.append(field)
+    return changed
+
+
+def project(current, fields, pii_fields=()):
+    """The managed part of a server object, for diff output (relayPiiConfig parsed to a dict)."""
+    out = {}
+    for field in fields:
+        value = (current or {}).get(field)
+        out[field] = parse_pii(value) if field in pii_fields else value
+    return out
+
+
+def fail(module, err, **extra):
+    """The single failure path for API errors (never includes the token)."""
+    module.fail_json(msg=str(err), status=getattr(err, "status", None), **extra)
+
+
+# --- module scaffolding ---------------------------------------------------------------------------
+def build_module(argument_spec, **kwargs):
+    """An AnsibleModule with the shared connection options added to the module's own spec."""
+    from ansible.module_utils.basic import AnsibleModule
+
+    spec = sentry_argument_spec()
+    spec.update(argument_spec)
+    return AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
+
+
+def camel_payload(params, mapping, pii_fields=()):
+    """{apiField: value} for every option the user set; PII configs become the JSON string Sentry wants."""
+    payload = {}
+    for opt, api in mapping.items():
+        value = params.get(opt)
+        if value is None:
+            continue
+        payload[api] = dump_pii(value) if api in pii_fields else value
+    return payload
+
+
+def update_settings(module, client, path, current, desired, set_fields=(), pii_fields=(), on_error=None):
+    """PUT only the fields that differ, then re-read. Returns (changed, end_state, diff)."""
+    changed_fields = fields_differ(desired, current, set_fields, pii_fields)
+    before = project(current, sorted(desired), pii_fields)
+    if not changed_fields:
+        return False, current, None
+    after = dict(before)
+    for field in changed_fields:
+        after[field] = parse_pii(desired[field]) if field in pii_fields else desired[field]
+    diff = {"before": before, "after": after}
+    if module.check_mode:
+        end = dict(current)
+        end.update({f: desired[f] for f in changed_fields})
+        return True, end, diff
+    body = {f: desired[f] for f in changed_fields}
+    try:
+        client.put(path, body)
+    except SentryAPIError as err:
+        if on_error is not None:
+            on_error(err)
+        raise
+    end = client.get(path)
+    still = fields_differ({f: desired[f] for f in changed_fields}, end, set_fields, pii_fields)
+    if still:
+        module.fail_json(
+            msg=f"Sentry accepted the update of {path} but did not store {', '.join(sorted(still))} "
+            "(unknown or ignored fields: check the Sentry version and the token's scopes)",
+            diff=diff,
+        )
+    return True, end, diff
+
+
+RELAY_RULE_TYPES = (
+    "anything",
+    "pattern",
+    "imei",
+    "mac",
+    "uuid",
+    "email",
+    "ip",
+    "creditcard",
+    "iban",
+    "userpath",
+    "pemkey",
+    "url_auth",
+    "us_ssn",
+    "password",
+    "redact_pair",
+    "multiple",
+    "alias",
+)
+RELAY_METHODS = ("remove", "replace", "mask", "hash", "default")
+
+
+def check_pii_config(module, option, value):
+    """Reject a relay_pii_config that Relay would refuse, before any request is sent."""
+    if value is None:
+        return
+    unknown = sorted(set(value) - {"rules", "vars", "applications"})
+    if unknown:
+        module.fail_json(msg=f"{option}: unknown top-level keys {unknown}; allowed: rules, vars, applications")
+    rules = value.get("rules") or {}
+    if not isinstance(rules, dict):
+        module.fail_json(msg=f"{option}.rules must be a dict of rule name -> rule")
+    for name, rule in rules.items():
+        rtype = (rule or {}).get("type")
+        if rtype not in RELAY_RULE_TYPES:
+            module.fail_json(msg=f"{option}.rules.{name}.type is {rtype!r}; allowed: {', '.join(RELAY_RULE_TYPES)}")
+        method = ((rule or {}).get("redaction") or {}).get("method", "default")
+        if method not in RELAY_METHODS:
+            module.fail_json(
+                msg=f"{option}.rules.{name}.redaction.method is {method!r}; allowed: {', '.join(RELAY_METHODS)}"
+            )
+    apps = value.get("applications") or {}
+    if not isinstance(apps, dict) or not all(isinstance(v, list) for v in apps.values()):
+        module.fail_json(msg=f"{option}.applications must map a selector to a list of rule names")
+    for selector, names in apps.items():
+        for ref in names:
+            if not str(ref).startswith("@") and ref not in rules:
+                module.fail_json(
+                    msg=f"{option}.applications[{selector!r}] refers to rule {ref!r}, which is neither "
+                    "defined under rules nor a builtin (@...)"
+                )
+    try:  # the authoritative validator, when sentry-relay is installed where the module runs
+        from sentry_relay.processing import validate_pii_config
+    except ImportError:
+        return
+    try:
+        validate_pii_config(json.dumps(value))
+    except Exception as err:  # sentry_relay raises its own exception types
+        module.fail_json(msg=f"{option} is not a valid Relay PII config: {err}")
+
+
+def check_field_list(module, option, values):
+    """sensitive_fields / safe_fields: no empty entries, at most 4000 characters in total (Sentry's limit)."""
+    if values is None:
+        return
+    if any(not str(v).strip() for v in values):
+        module.fail_json(msg=f"{option} must not contain empty strings")
+    if sum(len(str(v)) for v in values) > 4000:
+        module.fail_json(msg=f"{option}: the entries may hold at most 4000 characters in total")
+
+
+def check_crash_reports(module, value):
+    if value is not None and not -1 <= value <= 100:
+        module.fail_json(
+            msg=f"store_crash_reports is {value}; allowed: -1 (unlimited), 0 (disabled) or 1..100 reports per issue"
+        )

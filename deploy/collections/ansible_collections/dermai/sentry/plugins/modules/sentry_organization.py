@@ -1,0 +1,221 @@
+#!/usr/bin/python
+# Copyright: DermAI
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Manage the privacy settings of a Sentry organization."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sentry_organization
+short_description: Manage the privacy and access settings of a Sentry organization
+version_added: 1.0.0
+description:
+  - Reads the organization with C(GET /api/0/organizations/{slug}/), compares the options you set with the server's
+    values (lists compared as sets, O(relay_pii_config) compared parsed) and sends a C(PUT) with only the fields that
+    differ, then reads the organization again.
+  - Options left unset are not managed.
+  - The organization must already exist (self-hosted Sentry creates C(sentry) on install). The module has no
+    O(state=absent) on purpose - deleting an organization schedules the deletion of every project, event and key
+    in it, and a self-hosted install runs exactly one organization. Delete it by hand in the UI if you really mean to.
+extends_documentation_fragment:
+  - dermai.sentry.sentry
+  - dermai.sentry.sentry.attributes
+options:
+  slug:
+    description: Slug of the organization.
+    type: str
+    required: true
+  state:
+    description: Only V(present) - see the description for why there is no V(absent).
+    type: str
+    choices: [present]
+    default: present
+  data_scrubber:
+    description: Require the server-side data scrubber for every project (C(dataScrubber)).
+    type: bool
+  data_scrubber_defaults:
+    description: Require the default scrubbers (passwords, credit cards, ...) everywhere (C(dataScrubberDefaults)).
+    type: bool
+  scrub_ip_addresses:
+    description: Never store IP addresses (C(scrubIPAddresses)).
+    type: bool
+  sensitive_fields:
+    description:
+      - Field names whose values are always scrubbed (C(sensitiveFields)).
+      - Order does not matter; compared case-insensitively.
+      - No empty strings; at most 4000 characters in total.
+    type: list
+    elements: str
+  safe_fields:
+    description: Field names the scrubber never touches (C(safeFields)). Order does not matter.
+    type: list
+    elements: str
+  store_crash_reports:
+    description: Crash reports kept per issue (C(storeCrashReports)); V(0) disables, V(-1) is unlimited, at most V(100).
+    type: int
+  relay_pii_config:
+    description:
+      - Advanced data scrubbing rules as a dict (C(rules), C(applications), optionally C(vars)).
+        The module sends the JSON string Sentry wants and compares the parsed value. An empty dict clears it.
+      - Rule types and redaction methods are checked before any request; if C(sentry_relay) is installed where
+        the module runs, the config is also validated with Relay's own validator.
+    type: dict
+  enhanced_privacy:
+    description: Keep event data and source code out of e-mail notifications (C(enhancedPrivacy)).
+    type: bool
+  allow_shared_issues:
+    description: Allow sharing issues through public links (C(allowSharedIssues)).
+    type: bool
+  attachments_role:
+    description: Lowest role allowed to download event attachments (C(attachmentsRole)).
+    type: str
+    choices: [member, admin, manager, owner]
+  debug_files_role:
+    description: Lowest role allowed to download debug files (C(debugFilesRole)).
+    type: str
+    choices: [member, admin, manager, owner]
+  scrape_javascript:
+    description: Let Sentry fetch JavaScript source files from your servers (C(scrapeJavaScript)).
+    type: bool
+  open_membership:
+    description: Let members join any team (C(openMembership)).
+    type: bool
+  require_2fa:
+    description:
+      - Require two-factor authentication for every member (C(require2FA)).
+      - Sentry refuses this unless the user that owns O(token) has 2FA enabled itself (and refuses it when SSO is on);
+        the module then fails with a message saying so. Members without 2FA are removed once it is enabled.
+    type: bool
+author:
+  - DermAI infrastructure team
+"""
+
+EXAMPLES = r"""
+- name: Enforce HIPAA-grade scrubbing for the whole organization
+  dermai.sentry.sentry_organization:
+    url: https://sentry.dermai.example
+    token: "{{ vault_sentry_api_token }}"
+    slug: sentry
+    data_scrubber: true
+    data_scrubber_defaults: true
+    scrub_ip_addresses: true
+    sensitive_fields: [mrn, patient_id, patient_name, dob, ssn, diagnosis]
+    store_crash_reports: 0
+    enhanced_privacy: true
+    allow_shared_issues: false
+    attachments_role: admin
+    relay_pii_config:
+      rules:
+        ssn:
+          type: us_ssn
+          redaction: {method: replace, text: "[SSN]"}
+      applications:
+        "$string": [ssn, "@email:replace"]
+"""
+
+RETURN = r"""
+organization:
+  description: The organization as Sentry returns it after the run (in check mode, with the planned changes applied).
+  returned: always
+  type: dict
+  sample: {"id": "1", "slug": "sentry", "dataScrubber": true, "sensitiveFields": ["mrn"], "relayPiiConfig": "{...}"}
+changed_fields:
+  description: API names of the fields that were (or in check mode would be) changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [dataScrubber, sensitiveFields]
+"""
+
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
+    URL_ORG,
+    SentryAPIError,
+    SentryClient,
+    build_module,
+    camel_payload,
+    check_crash_reports,
+    check_field_list,
+    check_pii_config,
+    fail,
+    fields_differ,
+    update_settings,
+)
+
+ROLES = ["member", "admin", "manager", "owner"]
+FIELDS = {
+    "data_scrubber": "dataScrubber",
+    "data_scrubber_defaults": "dataScrubberDefaults",
+    "scrub_ip_addresses": "scrubIPAddresses",
+    "sensitive_fields": "sensitiveFields",
+    "safe_fields": "safeFields",
+    "store_crash_reports": "storeCrashReports",
+    "relay_pii_config": "relayPiiConfig",
+    "enhanced_privacy": "enhancedPrivacy",
+    "allow_shared_issues": "allowSharedIssues",
+    "attachments_role": "attachmentsRole",
+    "debug_files_role": "debugFilesRole",
+    "scrape_javascript": "scrapeJavaScript",
+    "open_membership": "openMembership",
+    "require_2fa": "require2FA",
+}
+SET_FIELDS = ("sensitiveFields", "safeFields")
+PII_FIELDS = ("relayPiiConfig",)
+
+
+def main():
+    module = build_module(
+        dict(
+            slug=dict(type="str", required=True),
+            state=dict(type="str", default="present", choices=["present"]),
+            data_scrubber=dict(type="bool"),
+            data_scrubber_defaults=dict(type="bool"),
+            scrub_ip_addresses=dict(type="bool"),
+            sensitive_fields=dict(type="list", elements="str", no_log=False),
+            safe_fields=dict(type="list", elements="str"),
+            store_crash_reports=dict(type="int"),
+            relay_pii_config=dict(type="dict"),
+            enhanced_privacy=dict(type="bool"),
+            allow_shared_issues=dict(type="bool"),
+            attachments_role=dict(type="str", choices=ROLES),
+            debug_files_role=dict(type="str", choices=ROLES),
+            scrape_javascript=dict(type="bool"),
+            open_membership=dict(type="bool"),
+            require_2fa=dict(type="bool"),
+        )
+    )
+    p = module.params
+    check_field_list(module, "sensitive_fields", p["sensitive_fields"])
+    check_field_list(module, "safe_fields", p["safe_fields"])
+    check_crash_reports(module, p["store_crash_reports"])
+    check_pii_config(module, "relay_pii_config", p["relay_pii_config"])
+
+    client = SentryClient.from_module(module)
+    path = client.path(URL_ORG, org=p["slug"])
+    desired = camel_payload(p, FIELDS, PII_FIELDS)
+
+    def explain(err):
+        body = err.body if isinstance(err.body, dict) else {}
+        if err.status == 400 and "require2FA" in body:
+            module.fail_json(
+                msg="require_2fa: Sentry refused to require two-factor authentication: "
+                f"{body['require2FA']}. Precondition: the user that owns the API token must have 2FA enabled "
+                "itself (and the organization must not use SSO). Enable 2FA for that user, or leave require_2fa unset.",
+                status=400,
+            )
+
+    try:
+        current = client.get(path, missing_ok=True)
+        if current is None:
+            module.fail_json(msg=f"organization {p['slug']!r} does not exist (or the token cannot see it)")
+        changed_fields = fields_differ(desired, current, SET_FIELDS, PII_FIELDS)
+        changed, end, diff = update_settings(module, client, path, current, desired, SET_FIELDS, PII_FIELDS, explain)
+    except SentryAPIError as err:
+        fail(module, err)
+    result = dict(changed=changed, organization=end, changed_fields=sorted(changed_fields))
+    if diff and module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
