@@ -263,14 +263,14 @@ class Double:
         self.state.add_token(token, list(scopes), name="limited")
 
     def dsn(self, project_slug: str, org_slug: str = DEFAULT_ORG_SLUG) -> str:
-        """Public DSN of the first active key of a project (convenience for tests)."""
+        """Public DSN of the oldest active key of a project (convenience for tests)."""
         from .serializers import dsn_block
 
         with self.state.lock:
             project = self.state.find_project(org_slug, project_slug)
             if project is None:
                 raise KeyError(project_slug)
-            key = next(k for k in self.state.keys_of(project["id"]) if k["isActive"])
+            key = next(k for k in reversed(self.state.keys_of(project["id"])) if k["isActive"])
             return dsn_block(self.url_prefix, project["id"], key["public"], key["secret"])["public"]
 
     # lifecycle

@@ -332,7 +332,9 @@ class State:
         return key
 
     def keys_of(self, project_id: str) -> list[dict[str, Any]]:
-        return sorted((k for k in self.data["keys"].values() if k["project"] == project_id), key=lambda k: k["pk"])
+        # Newest first, as Sentry lists them (ProjectKeysEndpoint paginates with order_by="-id").
+        keys = (k for k in self.data["keys"].values() if k["project"] == project_id)
+        return sorted(keys, key=lambda k: k["pk"], reverse=True)
 
     # ---------------------------------------------------------------- rules
     def create_rule(self, project_id: str, body: dict[str, Any], created_by: dict[str, str] | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ tests/sentry_double.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import re
@@ -168,7 +169,7 @@ class FakeSentry:
                     fake.requests.append((method, path, 401))
                     return self._send(401, {"detail": "Invalid token"})
                 if method in ("POST", "PUT", "DELETE"):
-                    fake.bodies.append((method, path, body))
+                    fake.bodies.append((method, path, copy.deepcopy(body)))
                 status, payload, headers = fake.route(method, path, query, body)
                 fake.requests.append((method, path, status))
                 self._send(status, payload, headers)
@@ -262,6 +263,9 @@ class FakeSentry:
                 return 400, {"allowedDomains": ["Empty value will block all requests, use * to accept from all"]}, None
             if "sensitiveFields" in body:
                 body["sensitiveFields"] = [s.strip().lower() for s in body["sensitiveFields"]]
+            if isinstance(body.get("subjectPrefix"), str):
+                # DRF CharField(trim_whitespace=True) in ProjectAdminSerializer.
+                body["subjectPrefix"] = body["subjectPrefix"].strip()
             project.update(body)
             return 200, project, None
         m = re.fullmatch(r"/api/0/projects/sentry/([^/]+)/keys/", path)
@@ -270,7 +274,8 @@ class FakeSentry:
                 return nf
             keys = self.keys[m[1]]
             if method == "GET":
-                return self.page(keys, query, path)
+                # Like Sentry's ProjectKeysEndpoint (order_by="-id"): newest key first.
+                return self.page(keys[::-1], query, path)
             key = self.new_key(self.projects[m[1]], body.get("name"))
             rate = body.get("rateLimit")
             if rate and rate.get("window") and rate.get("count"):

@@ -305,3 +305,8 @@ def test_a_lost_answer_to_an_issue_rule_create_finds_the_rule(fake):
     )
     assert not result["failed"], result
     assert [r["name"] for r in fake.rules["web"]] == ["r"]
+
+
+def test_oldest_first_orders_by_numeric_id_whatever_the_listing_order():
+    listed = [{"id": "10", "name": "b"}, {"id": "9", "name": "a"}, {"id": "100", "name": "c"}]
+    assert [o["id"] for o in API.oldest_first(listed)] == ["9", "10", "100"]

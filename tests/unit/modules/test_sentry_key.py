@@ -22,6 +22,12 @@ def keys(backend, project):
     return API.SentryClient(backend.url, backend.token).get_all(f"projects/sentry/{project}/keys/")
 
 
+def named(backend, project, name):
+    """The key called `name` (real Sentry lists keys newest first, the double oldest first: never pick by index)."""
+    (key,) = [k for k in keys(backend, project) if k["name"] == name]
+    return key
+
+
 def args(backend, project, **extra):
     return dict(backend.conn(), organization="sentry", project=project, **extra)
 
@@ -40,19 +46,19 @@ def test_without_adopt_default_a_second_key_is_created(backend, project):
     result = run_module("sentry_key", args(backend, project, name="api-prod"))
     assert result["changed"] and not result["adopted"]
     assert sorted(k["name"] for k in keys(backend, project)) == ["Default", "api-prod"]
-    assert result["dsn"] == next(k for k in keys(backend, project) if k["name"] == "api-prod")["dsn"]["public"]
+    assert result["dsn"] == named(backend, project, "api-prod")["dsn"]["public"]
 
 
 def test_rate_limit_is_set_changed_and_removed(backend, project):
     run_module("sentry_key", args(backend, project, name="api-prod", rate_limit={"window": 60, "count": 1000}))
-    assert keys(backend, project)[-1]["rateLimit"] == {"window": 60, "count": 1000}
+    assert named(backend, project, "api-prod")["rateLimit"] == {"window": 60, "count": 1000}
     result = run_module("sentry_key", args(backend, project, name="api-prod", rate_limit={"window": 60, "count": 500}))
     assert result["changed"]
     assert result["diff"]["before"]["rateLimit"] == {"window": 60, "count": 1000}
     assert result["diff"]["after"]["rateLimit"] == {"window": 60, "count": 500}
     result = run_module("sentry_key", args(backend, project, name="api-prod", rate_limit=None))
     assert result["changed"]
-    assert next(k for k in keys(backend, project) if k["name"] == "api-prod")["rateLimit"] in (None, {})
+    assert named(backend, project, "api-prod")["rateLimit"] in (None, {})
 
 
 def test_second_run_changes_nothing_and_sends_no_write(backend, project):
@@ -69,12 +75,12 @@ def test_active_false_disables_the_key(backend, project):
     run_module("sentry_key", args(backend, project, name="api-prod"))
     result = run_module("sentry_key", args(backend, project, name="api-prod", active=False))
     assert result["changed"]
-    assert next(k for k in keys(backend, project) if k["name"] == "api-prod")["isActive"] is False
+    assert named(backend, project, "api-prod")["isActive"] is False
 
 
 def test_secret_is_masked_in_the_result(backend, project):
     result = run_module("sentry_key", args(backend, project, name="api-prod", adopt_default=True))
-    secret = keys(backend, project)[0]["secret"]
+    secret = named(backend, project, "api-prod")["secret"]
     assert result["key"]["secret"] == "********"
     assert result["key"]["dsn"]["secret"] == "********"
     assert secret not in str(result)
@@ -104,12 +110,38 @@ def test_keys_are_found_on_later_pages(fake):
     for i in range(5):
         fake.keys["web"].append(fake.new_key(project, f"k{i}"))
     fake.page_size = 2
+    # Listed newest first: k4 k3 | k2 k1 | k0 Default
     result = run_module(
-        "sentry_key", dict(url=fake.url, token=fake.token, organization="sentry", project="web", name="k4")
+        "sentry_key", dict(url=fake.url, token=fake.token, organization="sentry", project="web", name="k0")
     )
     assert result["changed"] is False
-    assert result["dsn"] == fake.keys["web"][-1]["dsn"]["public"]
+    assert result["dsn"] == fake.keys["web"][1]["dsn"]["public"]
     assert fake.writes() == []
+
+
+def test_of_two_keys_with_the_same_name_the_oldest_is_managed(fake):
+    project = fake.add_project("web")
+    older, newer = fake.new_key(project, "api-prod"), fake.new_key(project, "api-prod")
+    fake.keys["web"] += [older, newer]
+    result = run_module(
+        "sentry_key",
+        dict(url=fake.url, token=fake.token, organization="sentry", project="web", name="api-prod", active=False),
+    )
+    assert result["changed"] and result["dsn"] == older["dsn"]["public"]
+    assert (older["isActive"], newer["isActive"]) == (False, True)
+
+
+def test_adopt_default_renames_the_oldest_default_key_whatever_the_list_order(fake):
+    project = fake.add_project("web")
+    first = fake.keys["web"][0]
+    later = fake.new_key(project, "Default")
+    fake.keys["web"].append(later)
+    result = run_module(
+        "sentry_key",
+        dict(url=fake.url, token=fake.token, organization="sentry", project="web", name="api-prod", adopt_default=True),
+    )
+    assert result["adopted"] and result["dsn"] == first["dsn"]["public"]
+    assert (first["name"], later["name"]) == ("api-prod", "Default")
 
 
 @pytest.mark.parametrize(
@@ -146,8 +178,8 @@ def test_playbook_registers_the_public_dsn_and_never_prints_the_secret(backend, 
     }
     rc, results, _stats, out = run_playbook(tmp_path, backend, [task], diff=True)
     assert rc == 0 and results[0]["changed"], out
-    secret = keys(backend, project)[0]["secret"]
-    assert secret not in out
-    assert results[0]["dsn"] == keys(backend, project)[0]["dsn"]["public"]
+    key = named(backend, project, "api-prod")
+    assert key["secret"] not in out
+    assert results[0]["dsn"] == key["dsn"]["public"]
     rc, _results, stats, out = run_playbook(tmp_path, backend, [task])
     assert rc == 0 and stats["changed"] == 0, out

@@ -142,7 +142,36 @@ def test_check_mode_neither_creates_nor_updates(backend, team, uid):
     )
     assert result["changed"]
     assert backend.writes_since(mark) in (None, [])
-    assert read(backend, slug)["subjectPrefix"] == "[DermAI-API] "
+    assert read(backend, slug)["subjectPrefix"] == "[DermAI-API]"
+
+
+def test_subject_prefix_is_sent_trimmed_and_converges_with_surrounding_spaces(backend, team, uid):
+    # Sentry trims the CharField when it stores it: "[DermAI-API] " is kept as "[DermAI-API]".
+    slug = f"api-{uid}"
+    first = run_module("sentry_project", args(backend, team, slug, subject_prefix="  [DermAI-API] "))
+    assert first["changed"] and not first["failed"], first
+    assert first["diff"]["after"]["subjectPrefix"] == "[DermAI-API]"
+    assert read(backend, slug)["subjectPrefix"] == "[DermAI-API]"
+    mark = backend.mark()
+    again = run_module("sentry_project", args(backend, team, slug, subject_prefix="[DermAI-API] "))
+    assert again["changed"] is False, again.get("diff")
+    assert backend.writes_since(mark) in (None, [])
+
+
+def test_subject_prefix_length_is_checked_after_trimming(fake):
+    fake.add_project("p")
+    prefix = "x" * 200
+    result = run_module(
+        "sentry_project",
+        dict(
+            url=fake.url, token=fake.token, organization="sentry", team="sentry", slug="p", subject_prefix=prefix + " "
+        ),
+    )
+    assert not result["failed"], result
+    assert fake.projects["p"]["subjectPrefix"] == prefix
+    assert [b for b in fake.bodies if b[0] == "PUT"] == [
+        ("PUT", "/api/0/projects/sentry/p/", {"subjectPrefix": prefix})
+    ]
 
 
 @pytest.mark.parametrize(

@@ -406,6 +406,13 @@ def project(current, fields, pii_fields=()):
     return out
 
 
+def oldest_first(items):
+    """Objects sorted by numeric id, oldest first: Sentry lists keys and rules newest first, never rely on it."""
+    return sorted(
+        items, key=lambda o: (0, int(o["id"]), "") if str(o.get("id", "")).isdigit() else (1, 0, str(o.get("id")))
+    )
+
+
 def fail(module, err, **extra):
     """The single failure path for API errors (never includes the token)."""
     module.fail_json(msg=str(err), status=getattr(err, "status", None), **extra)

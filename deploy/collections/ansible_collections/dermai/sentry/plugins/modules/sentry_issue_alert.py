@@ -11,7 +11,8 @@ short_description: Manage an issue alert rule of a Sentry project
 version_added: 1.0.0
 description:
   - Lists the project's issue alert rules (C(GET /api/0/projects/{organization}/{project}/rules/), every page) and
-    picks the rule named O(name) (Sentry does not enforce unique names; the first match is managed).
+    picks the rule named O(name)
+    (Sentry does not enforce unique names; of several, the oldest - lowest id - is managed).
   - The rule is compared with the server after normalisation - what Sentry adds to each node (its C(name) label,
     action C(uuid)s, extra defaults) is ignored, node order does not matter and numbers compare equal to numeric
     strings. Only a differing rule is written (C(PUT) is a full overwrite), and the rule is read again.
@@ -129,6 +130,7 @@ from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
     canon,
     fail,
     match_nodes,
+    oldest_first,
 )
 
 FREQ = "sentry.rules.conditions.event_frequency."
@@ -278,7 +280,8 @@ def main():
 
 def find(client, org, proj, name, every=False):
     """The rule(s) named `name` (every page of the list)."""
-    named = [r for r in client.get_all(client.path(URL_RULES, org=org, project=proj)) if r.get("name") == name]
+    rules = oldest_first(client.get_all(client.path(URL_RULES, org=org, project=proj)))
+    named = [r for r in rules if r.get("name") == name]
     if every:
         return named
     return named[0] if named else None
@@ -289,7 +292,9 @@ def converge(module, client):
     org, proj = p["organization"], p["project"]
     named = find(client, org, proj, p["name"], every=True)
     if len(named) > 1:
-        module.warn(f"{len(named)} issue alert rules are named {p['name']!r}; managing id {named[0].get('id')}")
+        module.warn(
+            f"{len(named)} issue alert rules are named {p['name']!r}; managing the oldest, id {named[0].get('id')}"
+        )
     current = named[0] if named else None
 
     if p["state"] == "absent":

@@ -12,6 +12,7 @@ version_added: 1.0.0
 description:
   - Lists the project's keys (C(GET /api/0/projects/{organization}/{project}/keys/), every page) and picks the key
     whose name is O(name). Keys are identified by name only; the name must be our own, never C(Default).
+    Sentry lists keys newest first; when several keys share the name the oldest one is managed.
   - When no key has that name and O(adopt_default=true), the key Sentry created with the project (named C(Default))
     is renamed to O(name) and managed from then on, so the project keeps a single DSN. Otherwise a new key is created.
   - Name, active flag and rate limit are compared with the server and only a differing key is updated with C(PUT).
@@ -140,6 +141,11 @@ def rate_of(key):
     return {"window": int(rate["window"]), "count": int(rate["count"])}
 
 
+def oldest_first(keys):
+    """Keys sorted by creation time (ties: by public key), whatever order the server lists them in."""
+    return sorted(keys, key=lambda k: (str(k.get("dateCreated") or ""), str(k.get("id") or "")))
+
+
 def state_of(key):
     return {"name": key.get("name"), "isActive": bool(key.get("isActive", True)), "rateLimit": rate_of(key)}
 
@@ -186,10 +192,11 @@ def main():
 def converge(module, client):
     p = module.params
     org, proj = p["organization"], p["project"]
-    keys = client.get_all(client.path(URL_KEYS, org=org, project=proj))
+    # Sentry lists keys newest first (order_by -id); never rely on the position in the list.
+    keys = oldest_first(client.get_all(client.path(URL_KEYS, org=org, project=proj)))
     named = [k for k in keys if k.get("name") == p["name"]]
     if len(named) > 1:
-        module.warn(f"{len(named)} keys are named {p['name']!r}; managing the first one ({named[0].get('id')})")
+        module.warn(f"{len(named)} keys are named {p['name']!r}; managing the oldest one ({named[0].get('id')})")
     current = named[0] if named else None
 
     if p["state"] == "absent":
@@ -203,7 +210,7 @@ def converge(module, client):
     if current is None and p["adopt_default"]:
         defaults = [k for k in keys if k.get("name") == DEFAULT_NAME]
         if defaults:
-            current = sorted(defaults, key=lambda k: str(k.get("dateCreated") or ""))[0]
+            current = defaults[0]
             adopted = True
 
     desired = {"name": p["name"], "isActive": p["active"], "rateLimit": p["rate_limit"]}

@@ -11,7 +11,8 @@ short_description: Manage a metric alert rule of a Sentry organization
 version_added: 1.0.0
 description:
   - Lists the organization's metric alert rules (C(GET /api/0/organizations/{organization}/alert-rules/), every page)
-    and picks the rule named O(name) (Sentry does not enforce unique names; the first match is managed).
+    and picks the rule named O(name)
+    (Sentry does not enforce unique names; of several, the oldest - lowest id - is managed).
   - The rule is compared with the server after normalisation (server ids, dates and descriptions are ignored,
     numbers compare as numbers, trigger and action order does not matter). Only a differing rule is written; the
     C(PUT) carries the existing trigger and action ids so Sentry updates them instead of recreating them.
@@ -129,6 +130,7 @@ rule:
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
     URL_ALERT_RULE,
     URL_ALERT_RULES,
+    URL_ORG,
     SentryAPIError,
     SentryClient,
     build_module,
@@ -136,6 +138,7 @@ from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
     canon_set,
     fail,
     included,
+    oldest_first,
 )
 
 TIME_WINDOWS = (1, 5, 10, 15, 30, 60, 120, 240, 1440)
@@ -337,7 +340,17 @@ def main():
 
 def find(client, org, name, every=False):
     """The rule(s) named `name` (every page of the list)."""
-    named = [r for r in client.get_all(client.path(URL_ALERT_RULES, org=org)) if r.get("name") == name]
+    try:
+        rules = client.get_all(client.path(URL_ALERT_RULES, org=org))
+    except SentryAPIError as err:
+        if err.status == 404 and client.get(client.path(URL_ORG, org=org), missing_ok=True) is not None:
+            err.args = (
+                f"{err}. Organization {org!r} exists but has no metric alerts: this Sentry lacks the "
+                "organizations:incidents feature or its Snuba (self-hosted has both; a bare web + database "
+                "install does not)",
+            )
+        raise
+    named = [r for r in oldest_first(rules) if r.get("name") == name]
     if every:
         return named
     return named[0] if named else None
@@ -348,7 +361,9 @@ def converge(module, client):
     org = p["organization"]
     named = find(client, org, p["name"], every=True)
     if len(named) > 1:
-        module.warn(f"{len(named)} metric alert rules are named {p['name']!r}; managing id {named[0].get('id')}")
+        module.warn(
+            f"{len(named)} metric alert rules are named {p['name']!r}; managing the oldest, id {named[0].get('id')}"
+        )
     current = named[0] if named else None
 
     if p["state"] == "absent":

@@ -76,7 +76,10 @@ options:
     description: Hours of inactivity after which issues are resolved automatically; V(0) turns it off.
     type: int
   subject_prefix:
-    description: Prefix of notification e-mail subjects (at most 200 characters).
+    description:
+      - Prefix of notification e-mail subjects (at most 200 characters).
+      - Leading and trailing white space is dropped before it is sent and compared, as Sentry trims it
+        when it stores the value (a trailing space would otherwise never converge).
     type: str
   state:
     description: Whether the project should exist. V(absent) deletes the project with all its events and keys.
@@ -102,7 +105,7 @@ EXAMPLES = r"""
     scrub_ip_addresses: true
     sensitive_fields: [mrn, patient_id]
     resolve_age: 168
-    subject_prefix: "[DermAI-API] "
+    subject_prefix: "[DermAI-API]"
   register: backend
 
 - name: Show the project id
@@ -283,6 +286,9 @@ def validate(module):
         module.fail_json(msg="allowed_domains must not be empty: use ['*'] to accept events from every origin")
     if p["resolve_age"] is not None and p["resolve_age"] < 0:
         module.fail_json(msg="resolve_age must be 0 (off) or a positive number of hours")
+    if p["subject_prefix"] is not None:
+        # Sentry's serializer trims CharFields (DRF trim_whitespace): send what it will store.
+        p["subject_prefix"] = p["subject_prefix"].strip()
     if p["subject_prefix"] is not None and len(p["subject_prefix"]) > 200:
         module.fail_json(msg="subject_prefix may be at most 200 characters")
     check_field_list(module, "sensitive_fields", p["sensitive_fields"])
