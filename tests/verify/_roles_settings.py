@@ -1,0 +1,30 @@
+"""Settings of roles base and docker as the tests see them: the inventory's value, else the role default."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@cache
+def role_defaults(role: str) -> dict:
+    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text()) or {}
+
+
+def setting(inventory_var, host, name: str):
+    """`name` as the inventory sets it for `host`, or the default of the role that owns it."""
+    try:
+        return inventory_var(host, name)
+    except Exception:  # undefined in the inventory: the role default applies
+        role = name.split("_", 1)[0]
+        return role_defaults(role)[name]
+
+
+def is_container(host) -> bool:
+    """True where the host does not own its kernel and clock (the local VM says `docker`)."""
+    out = host.run("systemd-detect-virt --container").stdout.strip()
+    return out not in ("", "none")
