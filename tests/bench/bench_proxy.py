@@ -1,0 +1,229 @@
+"""TLS proxy overhead: the ingest endpoint through nginx (https) versus SENTRY_BIND directly.
+
+    make bench                                    # with the other benchmarks
+    .venv/bin/python tests/bench/bench_proxy.py   # alone, prints the rows as JSON
+
+Both paths are measured the same way, from inside the VM on loopback, by wrk (Debian
+package, installed in the VM): POSTs of one small event envelope to
+/api/<project>/envelope/ with the project's public key, at the same concurrency, against
+http://<SENTRY_BIND> and https://<tls_proxy_fqdn> (the VM resolves the FQDN to 127.0.0.1).
+Rounds alternate between the two paths and the median round counts. Rows: requests/s
+and p50/p99 latency of each path, and the throughput ratio proxy/direct.
+Target: the proxy costs at most 15 % of the throughput (ratio >= 0.85).
+
+The VM: the one named by LOCAL_VM_NAME / LOCAL_VM_PORT_OFFSET (what `make e2e` or
+`make deploy` left running). When it is not reachable, or serves no proxy, the bench builds
+its own (LOCAL_VM_NAME=dermai-vm-bench-proxy, offset BENCH_PROXY_VM_PORT_OFFSET or 950):
+deploy/local_vm.yml, tests/e2e/prepare-local.sh, deploy/site.yml --skip-tags sentry_stack,
+and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = "inventories/local"
+HOST = "dermai-vm"
+TARGET_RATIO = 0.85
+ROUNDS = 3
+DURATION_S = 8
+THREADS = 2
+CONNECTIONS = 4
+
+# wrk script: POST one event envelope per request, authenticated with the public key.
+_LUA = """\
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-sentry-envelope"
+wrk.headers["X-Sentry-Auth"] = "Sentry sentry_version=7, sentry_client=bench/1.0, sentry_key=%(key)s"
+wrk.body = %(body)s
+"""
+
+
+def _env(vm_name: str | None = None, offset: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{REPO / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    if vm_name:
+        env["LOCAL_VM_NAME"] = vm_name
+        env["LOCAL_VM_PORT_OFFSET"] = offset or "0"
+    return env
+
+
+def _vm_shell(env: dict[str, str], command: str, timeout: int = 300) -> tuple[int, str, str]:
+    """Run a shell command as root in the VM; (rc, stdout, stderr)."""
+    run_env = dict(env, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    done = subprocess.run(
+        ["ansible", "-i", INVENTORY, HOST, "-b", "-m", "ansible.builtin.shell", "-a", command],
+        capture_output=True,
+        text=True,
+        env=run_env,
+        cwd=REPO,
+        timeout=timeout,
+        check=False,
+    )
+    start = done.stdout.find("{")
+    if start < 0:
+        return 255, "", done.stdout + done.stderr
+    # Other callbacks (profile_tasks) may print after the JSON report.
+    report, _ = json.JSONDecoder().raw_decode(done.stdout, start)
+    result = report["plays"][0]["tasks"][0]["hosts"].get(HOST, {})
+    return int(result.get("rc", 255)), result.get("stdout", ""), result.get("stderr", "") or result.get("msg", "")
+
+
+def _playbook(env: dict[str, str], *args: str) -> None:
+    subprocess.run(["ansible-playbook", *args], env=env, cwd=REPO, check=True, capture_output=True, text=True)
+
+
+def _facts(env: dict[str, str]) -> dict | None:
+    rc, out, _ = _vm_shell(env, "cat /etc/ansible/facts.d/tls_proxy.fact", timeout=60)
+    return json.loads(out) if rc == 0 else None
+
+
+def _build_vm(env: dict[str, str]) -> None:
+    _playbook(env, "deploy/local_vm.yml")
+    subprocess.run(["tests/e2e/prepare-local.sh"], env=env, cwd=REPO, check=True, capture_output=True, text=True)
+    _playbook(env, "-i", INVENTORY, "deploy/site.yml", "--skip-tags", "sentry_stack")
+
+
+def _seconds(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s, p50 and p99 latency (ms), and error responses of one `wrk --latency` run."""
+    rps = float(re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE).group(1))
+    p50 = _seconds(re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE).group(1))
+    p99 = _seconds(re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    return {"rps": rps, "p50_ms": p50 * 1000, "p99_ms": p99 * 1000, "errors": errors}
+
+
+def _envelope() -> str:
+    item = json.dumps({"message": "bench_proxy: ingest through the TLS proxy", "level": "info", "platform": "python"})
+    header = json.dumps({"type": "event", "length": len(item.encode())})
+    return "{}\n" + header + "\n" + item + "\n"
+
+
+def _measure(env: dict[str, str], facts: dict) -> list[dict]:
+    rc, _, err = _vm_shell(env, "command -v wrk || (apt-get update -qq && apt-get install -y -qq wrk)", timeout=600)
+    if rc != 0:
+        raise RuntimeError(f"cannot install wrk in the VM: {err}")
+    token_file = "/etc/sentry-bundle/api-token"
+    rc, out, err = _vm_shell(
+        env,
+        f'curl -sS -H "Authorization: Bearer $(cat {token_file})" http://{facts["upstream"]}/api/0/projects/sentry/internal/keys/',
+    )
+    if rc != 0:
+        raise RuntimeError(f"cannot read the project's keys from SENTRY_BIND: {err}")
+    key = next(k for k in json.loads(out) if k["isActive"])
+    project_id = key["projectId"]
+    lua = _LUA % {"key": key["public"], "body": json.dumps(_envelope())}
+    encoded = base64.b64encode(lua.encode()).decode()
+    _vm_shell(env, f"echo {encoded} | base64 -d > /tmp/bench_proxy.lua")
+    path = f"/api/{project_id}/envelope/"
+    port = "" if int(facts["https_port"]) == 443 else f":{facts['https_port']}"
+    urls = {"direct": f"http://{facts['upstream']}{path}", "proxy": f"https://{facts['fqdn']}{port}{path}"}
+    runs: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
+    for _ in range(ROUNDS):
+        for name, url in urls.items():
+            rc, out, err = _vm_shell(
+                env,
+                f"wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION_S}s --timeout 10s --latency"
+                f" -s /tmp/bench_proxy.lua {url}",
+                timeout=DURATION_S * 10 + 60,
+            )
+            if rc != 0:
+                raise RuntimeError(f"wrk against {url} failed: {err or out}")
+            runs[name].append(parse_wrk(out))
+    median = {name: sorted(r, key=lambda m: m["rps"])[len(r) // 2] for name, r in runs.items()}
+    ratio = median["proxy"]["rps"] / median["direct"]["rps"]
+    errors = sum(m["errors"] for r in runs.values() for m in r)
+    rows = []
+    for name in ("direct", "proxy"):
+        label = "ingest via TLS proxy (https)" if name == "proxy" else "ingest direct at SENTRY_BIND (http)"
+        rows += [
+            {
+                "metric": f"{label} throughput",
+                "value": median[name]["rps"],
+                "unit": "req/s",
+                "target": None,
+                "ok": None,
+            },
+            {
+                "metric": f"{label} p50 latency",
+                "value": median[name]["p50_ms"],
+                "unit": "ms",
+                "target": None,
+                "ok": None,
+            },
+            {
+                "metric": f"{label} p99 latency",
+                "value": median[name]["p99_ms"],
+                "unit": "ms",
+                "target": None,
+                "ok": None,
+            },
+        ]
+    rows += [
+        {
+            "metric": "TLS proxy throughput ratio proxy/direct",
+            "value": round(ratio, 3),
+            "unit": "ratio",
+            "target": f">= {TARGET_RATIO} (proxy costs <= 15 %)",
+            "ok": ratio >= TARGET_RATIO,
+        },
+        {
+            "metric": "ingest error responses during the runs",
+            "value": float(errors),
+            "unit": "responses",
+            "target": "0",
+            "ok": errors == 0,
+        },
+        {
+            "metric": f"ingest runs per path (wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION_S}s, median)",
+            "value": float(ROUNDS),
+            "unit": "runs",
+            "target": None,
+            "ok": None,
+        },
+    ]
+    rounds = {n: [round(m["rps"]) for m in r] for n, r in runs.items()}
+    spread = {n: round(statistics.pstdev(v)) for n, v in rounds.items()}
+    print(f"   bench_proxy: per-round req/s {json.dumps(rounds)}, stdev {json.dumps(spread)}", file=sys.stderr)
+    return rows
+
+
+def run() -> list[dict]:
+    env = _env()
+    facts = _facts(env)
+    own_vm = None
+    if not facts:
+        own_vm = _env("dermai-vm-bench-proxy", os.environ.get("BENCH_PROXY_VM_PORT_OFFSET", "950"))
+        _build_vm(own_vm)
+        env = own_vm
+        facts = _facts(env)
+        if not facts:
+            raise RuntimeError("the bench VM serves no TLS proxy after the converge")
+    try:
+        return _measure(env, facts)
+    finally:
+        if own_vm:
+            _playbook(own_vm, "deploy/local_vm.yml", "-e", "local_vm_state=absent")
+
+
+if __name__ == "__main__":
+    json.dump(run(), sys.stdout, indent=2)
+    print()
