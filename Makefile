@@ -72,11 +72,15 @@ check: deps ## Dry run of deploy/site.yml on INVENTORY: --check --diff
 verify: $(DEPS_STAMP) ## Run the testinfra suite against INVENTORY's hosts
 	pytest tests/verify --inventory-dir=$(INVENTORY)
 
-configure: $(DEPS_STAMP) ## Configure Sentry through its API only (SENTRY_URL=..., SENTRY_TOKEN_FILE=... or the inventory's)
-	ansible-playbook -i $(INVENTORY) deploy/configure.yml $(PLAYBOOK_ARGS)
+# With SENTRY_URL given and no INVENTORY, configure talks to that Sentry alone
+# (inventories/standalone: SENTRY_URL, SENTRY_TOKEN_FILE or SENTRY_AUTH_TOKEN, SENTRY_ORG, ...).
+CONFIGURE_INVENTORY := $(if $(and $(SENTRY_URL),$(filter file,$(origin INVENTORY))),inventories/standalone,$(INVENTORY))
+configure: $(DEPS_STAMP) ## Configure Sentry through its API only (SENTRY_URL=... SENTRY_TOKEN_FILE=..., or INVENTORY=...)
+	ansible-playbook -i $(CONFIGURE_INVENTORY) deploy/configure.yml $(PLAYBOOK_ARGS)
 
-sentry-double: $(DEPS_STAMP) ## Run the Sentry API double in the foreground (DOUBLE_PORT=9000)
-	$(PY) -m tests.sentry_double --host 127.0.0.1 --port $${DOUBLE_PORT:-9000}
+sentry-double: $(DEPS_STAMP) ## Run the Sentry API double in the foreground (DOUBLE_PORT=9000, DOUBLE_URL_PREFIX=...)
+	$(PY) -m tests.sentry_double --host 127.0.0.1 --port $${DOUBLE_PORT:-9000} \
+	  --url-prefix $${DOUBLE_URL_PREFIX:-http://127.0.0.1:$${DOUBLE_PORT:-9000}}
 
 real-sentry: $(DEPS_STAMP) ## Build (once, cached) and start a real Sentry 23.7.1 server on loopback
 	tests/real_sentry/up.sh
