@@ -168,6 +168,10 @@ def process_event(event: dict[str, Any], org: dict, project: dict, client_ip: st
     return event
 
 
+# How many events the double keeps (oldest dropped first).
+MAX_STORED_EVENTS = 200
+
+
 class Ingest:
     """Authenticates, rate-limits, scrubs and stores events for the server."""
 
@@ -207,7 +211,13 @@ class Ingest:
         event = process_event(payload, org, project, client_ip)
         event_id = (event.get("event_id") or uuid.uuid4().hex).replace("-", "")
         received = now_iso()
-        self.state.data["events"][f"{project['id']}:{event_id}"] = {
+        events = self.state.data["events"]
+        # A bounded store, like a retention window: the state file is rewritten on every event,
+        # so an unbounded one would make each request slower than the last (a load test sends
+        # thousands). The oldest events go first (dicts keep insertion order).
+        while len(events) >= MAX_STORED_EVENTS:
+            events.pop(next(iter(events)))
+        events[f"{project['id']}:{event_id}"] = {
             "event_id": event_id,
             "project": project["id"],
             "dateReceived": received,

@@ -151,3 +151,15 @@ def test_state_file_does_not_contain_tokens(tmp_path):
     with start_double(state_file=str(state)) as double:
         token = double.token
     assert token not in state.read_text()
+
+
+def test_event_store_is_bounded_and_drops_the_oldest_first(double, api, project, monkeypatch):
+    from tests.sentry_double import ingest
+
+    monkeypatch.setattr(ingest, "MAX_STORED_EVENTS", 3)
+    key = first_key(api)["public"]
+    ids = [uuid.uuid4().hex for _ in range(5)]
+    for event_id in ids:
+        assert store(double, project["id"], key, {"event_id": event_id, "message": event_id}).status_code == 200
+    found = [api.get(f"/projects/sentry/dermai-api/events/{event_id}/").status_code for event_id in ids]
+    assert found == [404, 404, 200, 200, 200]
