@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end test on the local VM (`make e2e`):
 #   1. a fresh local VM (deploy/local_vm.yml; the cached image is reused)
-#   2. prepare it (tests/e2e/prepare-local.sh: Sentry fixture repository, API double, pebble)
+#   2. prepare it (tests/e2e/prepare-local.sh: Sentry fixture repository, API double, pebble),
+#      then a --check --diff pass on the fresh VM (must not fail)
 #   3. converge deploy/site.yml --skip-tags sentry_stack
 #   4. converge again: fails unless every host reports changed=0
-#   5. a --check --diff pass (must not fail)
+#   5. a --check --diff pass on the converged VM (must report changed=0)
 #   6. pytest tests/verify (testinfra, the suite `make verify` runs against any inventory)
 #   7. pytest tests/e2e (probes from outside the VM), when it has tests
 #   8. list the tasks this machine cannot exercise (tag sentry_stack) and why
@@ -91,6 +92,13 @@ step "2. prepare the VM (tests/e2e/prepare-local.sh)"
 logged 02-prepare.log tests/e2e/prepare-local.sh
 passed
 
+# ---- 2b. check mode on the fresh VM: predicts, never fails -----------------------------
+# (the configure step reports that it cannot predict the API before Sentry answers)
+step "2b. --check --diff on the fresh VM"
+logged 02b-check-fresh.log ansible-playbook -i "$inventory" deploy/site.yml --skip-tags "$skip_tags" --check --diff
+check_recap 02b-check-fresh.log 0
+passed
+
 # ---- 3. first converge --------------------------------------------------------------
 step "3. converge deploy/site.yml --skip-tags $skip_tags"
 logged 03-converge.log ansible-playbook -i "$inventory" deploy/site.yml --skip-tags "$skip_tags"
@@ -104,9 +112,9 @@ check_recap 04-reconverge.log 1
 passed
 
 # ---- 5. check mode --------------------------------------------------------------------
-step "5. --check --diff"
+step "5. --check --diff on the converged VM (must report changed=0)"
 logged 05-check-diff.log ansible-playbook -i "$inventory" deploy/site.yml --skip-tags "$skip_tags" --check --diff
-check_recap 05-check-diff.log 0
+check_recap 05-check-diff.log 1
 passed
 
 # ---- 6. testinfra ---------------------------------------------------------------------
