@@ -1,7 +1,8 @@
 # DermAI self-hosted Sentry bundle: the single entry point.
-# `make help` lists the targets. Two commands set everything up on a fresh machine:
-#   make deploy   # build the local VM (default inventory) and converge it
-#   make test     # lint + unit + end-to-end
+# `make help` lists the targets. Two commands set everything up on a fresh Debian 12/13 machine
+# (as root or with sudo):
+#   make deploy   # default inventory: the sandbox (local VM + Sentry API double), see `make sandbox`
+#   make test     # test-deps + lint + unit + end-to-end (what CI runs)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -26,7 +27,8 @@ endif
 SKIP_ARGS := $(if $(SKIP_TAGS),--skip-tags $(SKIP_TAGS),)
 IS_LOCAL := $(filter inventories/local,$(patsubst %/,%,$(INVENTORY)))
 
-.PHONY: help deps lint unit e2e test vm vm-destroy deploy check verify configure \
+.PHONY: help deps test-deps docker-engine lint unit e2e test vm vm-destroy deploy sandbox restore \
+        sandbox-real sandbox-summary check verify configure role-docs upgrade-plan upgrades-doc \
         sentry-double real-sentry real-sentry-stop bench clean
 
 help: ## Show this help
@@ -34,11 +36,20 @@ help: ## Show this help
 	  /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(DEPS_STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -c 'import ensurepip' 2>/dev/null || { echo "deps: python3 -m venv needs" \
+	  "Debian's python3-venv: apt-get install python3-venv (make test-deps installs it)" >&2; exit 1; }
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-deps: $(DEPS_STAMP) ## Install Python tools and collections into .venv/ and make sure a Docker Engine runs
+# The controller gets a Python virtualenv and nothing else, whatever the inventory; only the
+# local-VM targets (vm, sandbox, e2e, bench, deploy on inventories/local) need a Docker Engine.
+deps: $(DEPS_STAMP) ## Install the Python tools and collections into .venv/ (nothing else)
+
+test-deps: ## Install the Debian packages `make test` needs (deploy/bin/test-packages.txt) when missing
+	@deploy/bin/test-deps deploy/bin/test-packages.txt
+
+docker-engine: ## Make sure a Docker Engine runs (installs docker.io, debootstrap); for the local VM
 	@deploy/bin/ensure-docker
 
 lint: $(DEPS_STAMP) ## yamllint, ansible-lint (production profile), ruff, syntax check of every playbook
@@ -49,28 +60,53 @@ lint: $(DEPS_STAMP) ## yamllint, ansible-lint (production profile), ruff, syntax
 	@for p in deploy/*.yml; do ansible-playbook --syntax-check -i inventories/local "$$p" >/dev/null && echo "syntax ok: $$p"; done
 
 unit: $(DEPS_STAMP) ## Unit, module, double, contract and template tests (no VM needed)
-	pytest tests/unit
+	pytest tests/unit deploy/collections/ansible_collections/dermai/sentry/tests/unit
 
-e2e: deps ## End-to-end on the local VM: create, converge twice (changed=0), --check --diff, testinfra, scans
+e2e: deps docker-engine ## End-to-end on the local VM: create, converge twice (changed=0), --check --diff, testinfra, scans
 	tests/e2e/run.sh
 
-test: lint unit e2e ## Everything CI runs: lint + unit + e2e
+test: test-deps ## Everything CI runs: test-deps, then lint + unit + e2e
+	$(MAKE) --no-print-directory lint unit e2e
 
-vm: deps ## Build (debootstrap) and start the local Debian VM (LOCAL_VM_RELEASE=bookworm|trixie)
+vm: deps docker-engine ## Build (debootstrap) and start the local Debian VM (LOCAL_VM_RELEASE=bookworm|trixie)
 	ansible-playbook deploy/local_vm.yml
 
-vm-destroy: deps ## Stop and remove the local VM container (the cached image stays)
+vm-destroy: deps docker-engine ## Stop and remove the local VM container (the cached image stays)
 	ansible-playbook deploy/local_vm.yml -e local_vm_state=absent
 
-deploy: deps ## Converge deploy/site.yml on INVENTORY (default: the local VM, created when missing)
-	$(if $(IS_LOCAL),ansible-playbook deploy/local_vm.yml && tests/e2e/prepare-local.sh,)
+# On inventories/local, deploy IS the sandbox (the same recipe, announced as a test rig).
+ifneq ($(IS_LOCAL),)
+deploy: sandbox ## Converge deploy/site.yml on INVENTORY (default inventories/local: the sandbox)
+else
+deploy: deps
 	ansible-playbook -i $(INVENTORY) deploy/site.yml $(SKIP_ARGS) $(PLAYBOOK_ARGS)
+endif
+
+# The sandbox: a TEST RIG on this machine, not a product install. The local VM runs every role
+# for real; in place of the Sentry stack (its images cannot be pulled here) the Sentry API double
+# from tests/sentry_double serves at SENTRY_BIND, and the tasks tagged sentry_stack are skipped.
+# SANDBOX_SENTRY=real puts a real Sentry 23.7.1 (tests/real_sentry, on this machine's loopback)
+# behind the VM's TLS proxy instead, through an SSH reverse tunnel: its web UI shows what
+# configure created. tests/sandbox/sandbox.sh says all this at start and end.
+SANDBOX_SENTRY ?= double
+sandbox: deps docker-engine ## Try it here: local VM + TLS proxy + Sentry API double (SANDBOX_SENTRY=real: real Sentry 23.7.1 UI)
+	SANDBOX_SENTRY=$(SANDBOX_SENTRY) PLAYBOOK_ARGS="$(PLAYBOOK_ARGS)" tests/sandbox/sandbox.sh up
+
+sandbox-real: ## The sandbox with a real Sentry 23.7.1 behind the TLS proxy (= make sandbox SANDBOX_SENTRY=real)
+	$(MAKE) --no-print-directory sandbox SANDBOX_SENTRY=real
+
+sandbox-summary: $(DEPS_STAMP) ## Print how to reach the sandbox from this machine (URL, port, CA file, admin)
+	@tests/sandbox/sandbox.sh summary
 
 check: deps ## Dry run of deploy/site.yml on INVENTORY: --check --diff
 	ansible-playbook -i $(INVENTORY) deploy/site.yml --check --diff $(SKIP_ARGS) $(PLAYBOOK_ARGS)
 
-verify: $(DEPS_STAMP) ## Run the testinfra suite against INVENTORY's hosts
-	pytest tests/verify --inventory-dir=$(INVENTORY)
+restore: deps ## Restore a backup onto INVENTORY (same or new host): SNAPSHOT=latest|<id> [CONFIRM=1 to overwrite a live install]
+	ansible-playbook -i $(INVENTORY) deploy/restore.yml $(SKIP_ARGS) -e backup_restore_snapshot=$(or $(SNAPSHOT),latest) \
+	  $(if $(filter 1 true yes,$(CONFIRM)),-e backup_restore_confirm=true,) $(PLAYBOOK_ARGS)
+
+verify: $(DEPS_STAMP) ## Run the testinfra suite against INVENTORY's hosts; writes the HIPAA report (.artifacts/verify/compliance.md, .html)
+	pytest tests/verify --inventory-dir=$(INVENTORY) --compliance-dir=.artifacts/verify
 
 # With SENTRY_URL given and no INVENTORY, configure talks to that Sentry alone
 # (inventories/standalone: SENTRY_URL, SENTRY_TOKEN_FILE or SENTRY_AUTH_TOKEN, SENTRY_ORG, ...).
@@ -78,18 +114,28 @@ CONFIGURE_INVENTORY := $(if $(and $(SENTRY_URL),$(filter file,$(origin INVENTORY
 configure: $(DEPS_STAMP) ## Configure Sentry through its API only (SENTRY_URL=... SENTRY_TOKEN_FILE=..., or INVENTORY=...)
 	ansible-playbook -i $(CONFIGURE_INVENTORY) deploy/configure.yml $(PLAYBOOK_ARGS)
 
-sentry-double: $(DEPS_STAMP) ## Run the Sentry API double in the foreground (DOUBLE_PORT=9000, DOUBLE_URL_PREFIX=...)
+sentry-double: $(DEPS_STAMP) ## Test rig: the Sentry API double (tests/) in the foreground (DOUBLE_PORT=9000, DOUBLE_URL_PREFIX=...)
 	$(PY) -m tests.sentry_double --host 127.0.0.1 --port $${DOUBLE_PORT:-9000} \
 	  --url-prefix $${DOUBLE_URL_PREFIX:-http://127.0.0.1:$${DOUBLE_PORT:-9000}}
 
-real-sentry: $(DEPS_STAMP) ## Build (once, cached) and start a real Sentry 23.7.1 server on loopback
+real-sentry: $(DEPS_STAMP) ## Test peer: build (once) and start a real Sentry 23.7.1 on loopback (tests/real_sentry)
 	tests/real_sentry/up.sh
 
 real-sentry-stop: ## Stop the real Sentry 23.7.1 server
 	tests/real_sentry/down.sh
 
-bench: deps ## Benchmarks: converge and no-op re-converge, API requests of a no-op configure, TLS proxy overhead
+bench: deps docker-engine ## Benchmarks: converge and no-op re-converge, API requests of a no-op configure, TLS proxy overhead
 	$(PY) tests/bench/run.py
+
+role-docs: $(DEPS_STAMP) ## Regenerate roles/*/README.md from meta/argument_specs.yml
+	$(PY) deploy/bin/role-docs
+
+upgrade-plan: $(DEPS_STAMP) ## The sentry role's upgrade plan: FROM=24.8.0 TO=26.8.0 [JSON=1] (FROM=none: fresh install)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make upgrade-plan FROM=<installed> TO=<release> [JSON=1]" >&2; exit 2; }
+	$(PY) deploy/bin/upgrade-plan --from "$(FROM)" --to "$(TO)" $(if $(JSON),--json,)
+
+upgrades-doc: $(DEPS_STAMP) ## Regenerate docs/upgrades.md from roles/sentry/vars/releases.yml
+	$(PY) deploy/bin/gen-upgrades-doc
 
 clean: ## Remove local state (.venv stays); use vm-destroy for the VM
 	rm -rf .artifacts .pytest_cache .ruff_cache

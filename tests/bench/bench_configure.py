@@ -68,6 +68,14 @@ def run() -> list[dict]:
         metric("configure no-op API requests", len(log), "requests", f"<= {budget}", len(log) <= budget),
         metric("configure no-op write requests", writes, "requests", "0", writes == 0),
     ]
+    # Each project's issue rules and the organization's metric rules are listed once per run (the alert
+    # modules take a batch of rules per call: `rules:`); more listings mean one call per rule.
+    listings = Counter(path.split("?")[0] for method, path, _ in log if method == "GET" and "cursor=" not in path)
+    rule_lists = [n for path, n in listings.items() if re.search(r"/projects/[^/]+/[^/]+/rules/$", path)]
+    alert_lists = sum(n for path, n in listings.items() if re.search(r"/organizations/[^/]+/alert-rules/$", path))
+    worst = max(rule_lists, default=0)
+    results.append(metric("configure no-op issue-rule listings per project", worst, "requests", "<= 1", worst <= 1))
+    results.append(metric("configure no-op metric-rule listings", alert_lists, "requests", "<= 1", alert_lists <= 1))
     for kind, count in sorted(Counter(kind_of(path) for _, path, _ in log).items()):
         results.append(metric(f"configure no-op GET {kind}", count, "requests"))
     return results

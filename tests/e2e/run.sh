@@ -8,6 +8,7 @@
 #   5. a --check --diff pass on the converged VM (must report changed=0)
 #   6. pytest tests/verify (testinfra, the suite `make verify` runs against any inventory)
 #   7. pytest tests/e2e (probes from outside the VM), when it has tests
+#   7b. the backup and restore drill (tests/e2e/backup_drill.sh)
 #   8. list the tasks this machine cannot exercise (tag sentry_stack) and why
 # Logs and recaps: .artifacts/e2e/. The VM keeps running afterwards for inspection
 # (`make vm-destroy` removes it).
@@ -134,6 +135,16 @@ else
   echo "no tests in tests/e2e yet" | tee "$artifacts/07-e2e.log"
   passed none
 fi
+
+# ---- 7b. backup and restore drill -------------------------------------------------------
+# Backup through run.yml, faults (wrong password, target down, interrupted run), restic check,
+# tests/verify/test_backup.py: tests/e2e/backup_drill.sh (logs in .artifacts/backup-drill-<VM>/).
+# BACKUP_DRILL_SKIP_DR=0 adds the disaster part (VM destroyed, fresh VM, make restore
+# interrupted and rerun, checksums and rows compared); off by default until it has run green.
+step "7b. backup and restore drill (tests/e2e/backup_drill.sh)"
+logged 07b-backup-drill.log env BACKUP_DRILL_SKIP_DR="${BACKUP_DRILL_SKIP_DR:-1}" tests/e2e/backup_drill.sh
+passed
+done_steps+=("      $(grep '^restore drill: ' "$artifacts/07b-backup-drill.log" | tail -n 1)")
 
 # ---- 8. what this machine cannot exercise ---------------------------------------------
 step "8. tasks not exercised here"

@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         help="an additional token with limited scopes (repeatable)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--release",
+        default=None,
+        help="Sentry release to imitate (default 23.7.1, or the one kept in --state-file); 26.7.0 and later "
+        "run alerts on the workflow engine",
+    )
     args = parser.parse_args(argv)
 
     admin = args.token or (read_or_create_token(args.token_file) if args.token_file else None)
@@ -43,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         args.page_size,
         extra,
         verbose=args.verbose,
+        release=args.release,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if args.token_file:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from . import audit, releases, sentry_apps
 from . import serializers as ser
+from . import workflows as wf
 from .pagination import PaginationError, paginate
 from .rules import find_duplicate, validate_issue_rule, validate_metric_alert
 from .state import TOKEN_USER, State, now_iso
@@ -92,6 +94,7 @@ class Request:
     body: Any
     scopes: set[str] = field(default_factory=set)
     token: str | None = None
+    raw: bytes = b""  # the undecoded body (multipart chunk uploads)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -123,6 +126,7 @@ class Api:
         alert_write = ["org:write", "org:admin", "alerts:write"]
         self._add(r"/api/0/", GET=(self.index, None))
         self._add(r"/api/0/organizations/", GET=(self.list_orgs, None))
+        self._add(rf"/api/0/organizations/{org}/audit-logs/", GET=(self.list_audit_logs, audit.AUDIT_SCOPES))
         self._add(rf"/api/0/organizations/{org}/", GET=(self.get_org, ORG_READ), PUT=(self.put_org, ORG_READ[1:]))
         self._add(
             rf"/api/0/organizations/{org}/teams/",
@@ -147,6 +151,11 @@ class Api:
             GET=(self.get_project, PROJECT_READ),
             PUT=(self.put_project, PROJECT_READ),
             DELETE=(self.delete_project, ["project:admin"]),
+        )
+        self._add(
+            rf"/api/0/projects/{org}/{project}/teams/(?P<team>[^/]+)/",
+            POST=(self.add_project_team, PROJECT_WRITE),
+            DELETE=(self.remove_project_team, PROJECT_WRITE),
         )
         self._add(
             rf"/api/0/projects/{org}/{project}/keys/",
@@ -181,6 +190,7 @@ class Api:
             PUT=(self.put_alert_rule, alert_write),
             DELETE=(self.delete_alert_rule, alert_write),
         )
+        wf.register(self, org)  # workflows/, detectors/, alert-rule-workflow/, alert-rule-detector/ (26.7+)
         self._add(
             rf"/api/0/projects/{org}/{project}/environments/",
             GET=(self.list_environments, PROJECT_READ),
@@ -219,6 +229,8 @@ class Api:
             GET=(self.get_project_release, RELEASES_READ),
             PUT=(self.put_project_release, RELEASES),
         )
+        sentry_apps.register(self)
+        self.releases = releases.register(self)
 
     def _add(self, pattern: str, **methods) -> None:
         self.routes.append((re.compile("^" + pattern + "$"), methods))
@@ -236,9 +248,16 @@ class Api:
             params = {k: unquote(v) for k, v in match.groupdict().items()}
             with self.state.lock:
                 objects = self._resolve(params)
+                # An internal integration's token acts in its own organization only.
+                app_org = sentry_apps.token_org(self.state, req.token)
+                if "org" in objects and app_org not in (None, objects["org"]["slug"]):
+                    raise ApiError(403, {"detail": NO_PERMISSION})
                 if scopes is not None and not req.scopes.intersection(scopes):
                     raise ApiError(403, {"detail": NO_PERMISSION})
-                return handler(req, **objects)
+                response = handler(req, **objects)
+                if req.method != "GET":
+                    audit.record(self.state, handler.__name__, req, objects, response)
+                return response
         raise ApiError(404, {"detail": "Not found."})
 
     def _authenticate(self, req: Request, required: bool) -> None:
@@ -271,7 +290,7 @@ class Api:
             if project is None:
                 raise not_found()
             objects["project"] = project
-        for name in ("key", "rule", "alert", "event", "version"):
+        for name in ("key", "rule", "alert", "event", "version", "app", "api_token", "bundle", "obj_id"):
             if name in params:
                 objects[name] = params[name]
         return objects
@@ -333,6 +352,9 @@ class Api:
             for o in sorted(self.state.data["orgs"].values(), key=lambda o: o["slug"])
         ]
         return self._page(req, rows)
+
+    def list_audit_logs(self, req: Request, org: dict[str, Any]) -> Response:
+        return audit.list_entries(self.state, org, req.query, req.path, self.url_prefix, self.page_size)
 
     def get_org(self, req: Request, org: dict[str, Any]) -> Response:
         return 200, self._org_detail(org, req), {}
@@ -553,6 +575,19 @@ class Api:
         self._save()
         return 204, None, {}
 
+    # ProjectTeamDetailsEndpoint: give a team access to a project (201 with the project), or take it away (200).
+    def add_project_team(self, req: Request, org: dict[str, Any], team: dict[str, Any], project: dict[str, Any]):
+        if team["id"] not in project["teams"]:
+            project["teams"].append(team["id"])
+            self._save()
+        return 201, self._project_detail(project), {}
+
+    def remove_project_team(self, req: Request, org: dict[str, Any], team: dict[str, Any], project: dict[str, Any]):
+        if team["id"] in project["teams"]:
+            project["teams"].remove(team["id"])
+            self._save()
+        return 200, self._project_detail(project), {}
+
     # ================================================================== keys
     def _find_key(self, project: dict[str, Any], public: str) -> dict[str, Any]:
         key = self.state.data["keys"].get(public)
@@ -646,7 +681,7 @@ class Api:
 
     def list_rules(self, req: Request, org: dict[str, Any], project: dict[str, Any]) -> Response:
         rows = [ser.rule(r, project["slug"]) for r in self.state.rules_of(project["id"])]
-        return self._page(req, rows)
+        return self._page(req, wf.legacy_rule_rows(self.state, project, rows))
 
     def _validated_rule(self, req: Request, org, project, exclude_id: str | None) -> dict[str, Any]:
         rule, errors = validate_issue_rule(self._body(req), self._rule_ctx(org, project))
@@ -665,6 +700,7 @@ class Api:
         created = self.state.create_rule(
             project["id"], rule, {"id": int(TOKEN_USER["id"]), "name": TOKEN_USER["name"], "email": TOKEN_USER["email"]}
         )
+        wf.after_rule_write(self.state, org, project, created)
         self._save()
         # ProjectRulesEndpoint.post answers Response(serialize(rule)): 200, not 201.
         return 200, ser.rule(created, project["slug"]), {}
@@ -678,12 +714,14 @@ class Api:
         for action in clean["actions"]:
             action.setdefault("uuid", _new_uuid())
         stored.update(clean)
+        wf.after_rule_write(self.state, org, project, stored)
         self._save()
         return 200, ser.rule(stored, project["slug"]), {}
 
     def delete_rule(self, req: Request, org: dict[str, Any], project: dict[str, Any], rule: str) -> Response:
         stored = self._find_rule(project, rule)
         del self.state.data["rules"][stored["id"]]
+        wf.after_rule_delete(self.state, stored["id"])
         self._save()
         return 202, None, {}
 
@@ -710,7 +748,14 @@ class Api:
             slugs = {p["slug"] for p in self.state.projects_of(org["slug"]) if p["id"] in wanted}
             rows = [a for a in rows if slugs.intersection(a["projects"])]
         rows.sort(key=lambda a: int(a["id"]), reverse=True)
-        return self._page(req, [ser.alert_rule(a) for a in rows])
+        return self._page(req, [self._alert_view(a) for a in rows])
+
+    def _alert_view(self, alert: dict[str, Any]) -> dict[str, Any]:
+        return wf.legacy_alert_view(self.state, ser.alert_rule(alert))
+
+    def _alert_written(self, org: dict[str, Any], alert: dict[str, Any]) -> None:
+        ids = [p["id"] for p in self.state.projects_of(org["slug"]) if p["slug"] in alert["projects"]]
+        wf.after_alert_rule_write(self.state, org, alert, ids)
 
     def _assign_trigger_ids(self, triggers: list[dict[str, Any]], previous: dict[str, dict]) -> None:
         stamp = now_iso()
@@ -733,11 +778,12 @@ class Api:
         rule["dateCreated"] = rule["dateModified"] = now_iso()
         self._assign_trigger_ids(rule["triggers"], {})
         self.state.data["alert_rules"][rule["id"]] = rule
+        self._alert_written(org, rule)
         self._save()
-        return 201, ser.alert_rule(rule), {}
+        return 201, self._alert_view(rule), {}
 
     def get_alert_rule(self, req: Request, org: dict[str, Any], alert: str) -> Response:
-        return 200, ser.alert_rule(self._find_alert(org, alert)), {}
+        return 200, self._alert_view(self._find_alert(org, alert)), {}
 
     def put_alert_rule(self, req: Request, org: dict[str, Any], alert: str) -> Response:
         stored = self._find_alert(org, alert)
@@ -748,12 +794,14 @@ class Api:
         self._assign_trigger_ids(rule["triggers"], previous)
         stored.update(rule)
         stored["dateModified"] = now_iso()
+        self._alert_written(org, stored)
         self._save()
-        return 200, ser.alert_rule(stored), {}
+        return 200, self._alert_view(stored), {}
 
     def delete_alert_rule(self, req: Request, org: dict[str, Any], alert: str) -> Response:
         stored = self._find_alert(org, alert)
         del self.state.data["alert_rules"][stored["id"]]
+        wf.after_alert_rule_delete(self.state, stored["id"])
         self._save()
         return 202, None, {}
 
@@ -797,7 +845,7 @@ class Api:
             newest = max(deploys, key=lambda d: int(d["id"]))
             last = ser.deploy(newest)
         body = ser.release(dict(rel, deployCount=len(deploys)), projects, last)
-        return body
+        return self.releases.decorate(rel, body)
 
     def _validate_release(self, body: dict[str, Any], org: dict[str, Any], need_projects: bool) -> dict[str, Any]:
         form = Form(body)
@@ -851,6 +899,7 @@ class Api:
 
     def put_release(self, req: Request, org: dict[str, Any], version: str) -> Response:
         rel = self._find_release(org, version)
+        self.releases.set_commits(req, org, rel)
         form = Form(self._body(req))
         form.field("ref", lambda v: as_str(v, allow_blank=True), allow_null=True)
         form.field("url", lambda v: as_str(v, allow_blank=True), allow_null=True)

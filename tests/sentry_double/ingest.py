@@ -131,7 +131,15 @@ def _prefixed(prefix: str, config: dict[str, Any] | None, merged: dict[str, Any]
 
 def pii_configs(org: dict[str, Any], project: dict[str, Any]) -> list[dict[str, Any]]:
     """The PII configs Sentry applies: merged advanced rules, then the converted legacy settings."""
-    org_opts, proj_opts = org["options"], project["options"]
+    return pii_configs_from_options(org["options"], project["options"])
+
+
+def pii_configs_from_options(org_opts: dict[str, Any], proj_opts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same from the option names the API serves (GET organization / project details).
+
+    Tests read a Sentry's settings back through its API and rebuild what Relay receives with
+    this, so the scrubbing they check is the one that server would apply.
+    """
     merged: dict[str, Any] = {}
     _prefixed("organization:", _decode(org_opts.get("relayPiiConfig")), merged)
     _prefixed("project:", _decode(proj_opts.get("relayPiiConfig")), merged)
@@ -159,13 +167,20 @@ def _fill_ip(event: dict[str, Any], client_ip: str) -> None:
         sdk["client_ip"] = client_ip
 
 
-def process_event(event: dict[str, Any], org: dict, project: dict, client_ip: str) -> dict[str, Any]:
+def scrub_event(
+    event: dict[str, Any], configs: list[dict[str, Any]], project_id: int = 1, client_ip: str = "127.0.0.1"
+) -> dict[str, Any]:
+    """Normalise, then apply each PII config in turn (Relay normalises before it scrubs)."""
     _fill_ip(event, client_ip)
-    normalizer = sentry_relay.StoreNormalizer(project_id=int(project["id"]), client_ip=client_ip)
+    normalizer = sentry_relay.StoreNormalizer(project_id=project_id, client_ip=client_ip)
     event = normalizer.normalize_event(event)
-    for config in pii_configs(org, project):
+    for config in configs:
         event = sentry_relay.pii_strip_event(config, event)
     return event
+
+
+def process_event(event: dict[str, Any], org: dict, project: dict, client_ip: str) -> dict[str, Any]:
+    return scrub_event(event, pii_configs(org, project), int(project["id"]), client_ip)
 
 
 # How many events the double keeps (oldest dropped first).

@@ -10,16 +10,22 @@ Use in-process::
 
 Test-only endpoints (not Sentry's) live under ``/__double__/``: ``GET /__double__/requests``
 returns the request log as JSON, ``DELETE /__double__/requests`` clears it; ``POST /__double__/faults``
-with ``{"method": "PUT", "path": "regex", "status": 503, "count": 2, "delay": 0, "headers": {}, "body": {}}``
-makes the next ``count`` matching API calls fail that way (``double.inject_fault(...)`` in-process),
-``DELETE /__double__/faults`` removes pending faults.
+with ``{"method": "PUT", "path": "regex", "status": 503, "count": 2, "delay": 0, "headers": {}, "body": {},
+"drop": false, "apply": false}`` makes the next ``count`` matching API calls fail that way
+(``double.inject_fault(...)`` in-process): ``delay`` seconds before the answer (a client timeout),
+``drop`` closes the connection without an answer, ``apply`` carries the call out first (the server did the
+work, the answer got lost). ``DELETE /__double__/faults`` removes pending faults. A dead server is
+``double.stop()`` (connections refused).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -128,9 +134,22 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, [list(entry) for entry in double.requests])
             return
+        if self.command in ("POST", "PUT", "DELETE") and path.startswith("/api/0/"):
+            double.log_body(self.command, path, raw)
         fault = double.take_fault(self.command, path)
         if fault is not None:
+            if fault["apply"]:
+                try:
+                    self._route(path, parts.query, raw)
+                except Exception:  # the fault's answer is sent whatever the route did
+                    traceback.print_exc(file=sys.stderr)
             time.sleep(fault["delay"])
+            if fault["drop"]:
+                double.log(self.command, path, None)
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
             status, body, headers = fault["status"], fault["body"], fault["headers"]
         else:
             try:
@@ -154,7 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/api/0/"):
             return 404, {"detail": "Not found."}, {}
         body: Any = None
-        if raw.strip():
+        multipart = self.headers.get("Content-Type", "").lower().startswith("multipart/")
+        if raw.strip() and not multipart:  # multipart bodies (chunk uploads) stay raw
             try:
                 body = json.loads(raw)
             except ValueError as exc:
@@ -165,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qs(query, keep_blank_values=True),
             headers=self.headers,
             body=body,
+            raw=raw,
         )
         try:
             return double.api.dispatch(request)
@@ -185,6 +206,8 @@ class Double:
         page_size: int = DEFAULT_PAGE_SIZE,
         extra_tokens: dict[str, Iterable[str]] | None = None,
         verbose: bool = False,
+        tls: tuple[str, str] | None = None,
+        release: str | None = None,
     ):
         self.verbose = verbose
         self.state = State(state_file)
@@ -194,26 +217,44 @@ class Double:
             self.state.add_token(extra, list(scopes), name="limited")
         self.org_slug = DEFAULT_ORG_SLUG
         self._log_lock = threading.Lock()
-        self.requests: list[tuple[str, str, int]] = []
+        self.requests: list[tuple[str, str, int | None]] = []
+        self.bodies: list[tuple[str, str, Any]] = []  # (method, path, parsed JSON body) of every API write
         self._faults: list[dict[str, Any]] = []
         self._server = _Server((host, port), _Handler, self)
+        scheme = "http"
+        if tls is not None:  # (certificate file, key file): HTTPS, for the clients' certificate checks
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
         bound_host, bound_port = self._server.server_address[:2]
-        self.url = f"http://{bound_host}:{bound_port}"
+        self.url = f"{scheme}://{bound_host}:{bound_port}"
         self.url_prefix = (url_prefix or self.url).rstrip("/")
         self.page_size = page_size
         self.api = Api(self.state, self.url_prefix, page_size)
+        if release is not None:
+            self.set_release(release)
         self.ingest = Ingest(self.state)
         self.state.save()
         self._thread: threading.Thread | None = None
 
     # request log
-    def log(self, method: str, path: str, status: int) -> None:
+    def log(self, method: str, path: str, status: int | None) -> None:
         with self._log_lock:
             self.requests.append((method, path, status))
 
     def clear_requests(self) -> None:
         with self._log_lock:
             self.requests.clear()
+            self.bodies.clear()
+
+    def log_body(self, method: str, path: str, raw: bytes) -> None:
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        with self._log_lock:
+            self.bodies.append((method, path, body))
 
     # fault injection (retries, timeouts, 5xx/429 handling in clients)
     def inject_fault(
@@ -225,8 +266,11 @@ class Double:
         delay: float = 0,
         headers: dict[str, str] | None = None,
         body: Any = None,
+        drop: bool = False,
+        apply: bool = False,
     ) -> None:
-        """Make the next ``count`` requests matching ``method``/``path`` (regex) answer ``status``."""
+        """Make the next ``count`` requests matching ``method``/``path`` (regex) answer ``status``
+        (``drop``: close the connection instead; ``apply``: carry the request out first)."""
         if body is None:
             body = {"detail": "Internal Error"} if status >= 500 else {"detail": "injected fault"}
         with self._log_lock:
@@ -239,6 +283,8 @@ class Double:
                     "delay": float(delay),
                     "headers": {str(k): str(v) for k, v in (headers or {}).items()},
                     "body": body,
+                    "drop": bool(drop),
+                    "apply": bool(apply),
                 }
             )
 
@@ -258,6 +304,13 @@ class Double:
     def clear_faults(self) -> None:
         with self._log_lock:
             self._faults.clear()
+
+    def set_release(self, release: str) -> None:
+        """Imitate this Sentry release: from 26.7.0 on, alerts run on the workflow engine (tests/sentry_double/
+        workflows.py); an upgrade in place (23.7.1 -> 26.8.0) leaves the rules made before it unmigrated."""
+        from .workflows import set_release
+
+        set_release(self.state, release)
 
     def add_token(self, token: str, scopes: Iterable[str]) -> None:
         self.state.add_token(token, list(scopes), name="limited")
@@ -305,9 +358,11 @@ def start_double(
     state_file: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     extra_tokens: dict[str, Iterable[str]] | None = None,
+    tls: tuple[str, str] | None = None,
+    release: str | None = None,
 ) -> Double:
     """Start the double in a background thread and return its handle."""
-    return Double(host, port, url_prefix, token, state_file, page_size, extra_tokens).start()
+    return Double(host, port, url_prefix, token, state_file, page_size, extra_tokens, tls=tls, release=release).start()
 
 
 def read_or_create_token(path: str) -> str:

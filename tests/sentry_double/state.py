@@ -82,6 +82,11 @@ def _empty() -> dict[str, Any]:
         "releases": {},
         "deploys": {},
         "events": {},
+        # releases.py / sentry_apps.py: commits, artifact bundles, internal integrations and their tokens
+        "commits": {},
+        "artifact_bundles": {},
+        "sentry_apps": {},
+        "app_tokens": {},
         "environments": {},
     }
 
@@ -137,7 +142,10 @@ class State:
     def token_scopes(self, token: str) -> set[str] | None:
         entry = self.data["tokens"].get(token)
         if entry is None:
-            return None
+            from .sentry_apps import token_app_scopes  # internal integration tokens (sentry_apps.py)
+
+            app_scopes = token_app_scopes(self, token)
+            return None if app_scopes is None else expand_scopes(app_scopes)
         return expand_scopes(entry["scopes"])
 
     # ---------------------------------------------------------------- seed

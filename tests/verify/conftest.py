@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.verify import compliance
+
 REPO = Path(__file__).resolve().parents[2]
 GROUP = "sentry"
 
@@ -60,6 +62,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("INVENTORY", "inventories/local"),
         help="Ansible inventory whose `sentry` hosts the suite checks (default: inventories/local)",
     )
+    compliance.add_option(parser)
 
 
 def _ansible_env() -> dict[str, str]:
@@ -110,6 +113,8 @@ def _resolved_inventory(hosts: dict[str, dict]) -> dict:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # The HIPAA compliance report (.artifacts/verify/compliance.md/.html) of this run.
+    compliance.register(config, config.getoption("inventory_dir"))
     if config.option.hosts is not None:
         return  # the user named hosts explicitly (testinfra's --hosts)
     inventory = str((REPO / config.getoption("inventory_dir")).resolve())

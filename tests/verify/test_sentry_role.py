@@ -173,3 +173,22 @@ def test_boot_unit_starts_compose_with_both_env_files(host, sentry_var):
     unit = host.file(f"/etc/systemd/system/{sentry_var(host, 'sentry_systemd_unit')}.service").content_string
     assert re.search(r"^ExecStart=.* --env-file \.env --env-file \.env\.custom up ", unit, re.M)
     assert re.search(r"^Type=oneshot$", unit, re.M)
+
+
+def test_bundled_nginx_is_given_the_conf_that_passes_the_forwarded_proto_on(host, install_dir):
+    override = yaml.safe_load(host.file(f"{install_dir}/docker-compose.override.yml").content_string)
+    mounts = override["services"]["nginx"]["volumes"]
+    assert {"type": "bind", "read_only": True, "source": "./dermai-nginx.conf", "target": "/etc/nginx/nginx.conf"} in (
+        mounts
+    )
+    conf = host.file(f"{install_dir}/dermai-nginx.conf").content_string
+    assert "proxy_set_header X-Forwarded-Proto $dermai_forwarded_proto;" in conf
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" not in conf
+
+
+def test_secret_key_is_where_the_pinned_release_reads_it(host, install_dir, sentry_var):
+    version = tuple(int(part) for part in sentry_var(host, "sentry_version").split("."))
+    config_yml = host.file(f"{install_dir}/sentry/config.yml").content_string
+    # From 25.12.0 compose passes SENTRY_SYSTEM_SECRET_KEY; before, sentry/config.yml holds it.
+    assert ("system.secret-key" in config_yml) == (version < (25, 12, 0))
+    assert "SENTRY_SYSTEM_SECRET_KEY" in _managed_block(host, install_dir) or version < (25, 12, 0)

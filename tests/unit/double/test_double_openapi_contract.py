@@ -37,6 +37,33 @@ NOT_IN_SCHEMA = {
     ("POST", "/api/0/projects/{org}/{project}/releases/"),
     ("GET", "/api/0/projects/{org}/{project}/releases/{version}/"),
     ("PUT", "/api/0/projects/{org}/{project}/releases/{version}/"),
+    # workflow engine (26.7+): the legacy-id mappings are internal to Sentry's UI
+    ("GET", "/api/0/organizations/{org}/alert-rule-workflow/"),
+    ("GET", "/api/0/organizations/{org}/alert-rule-detector/"),
+    # the organization audit log (tests/sentry_double/audit.py): undocumented in both schemas
+    ("GET", "/api/0/organizations/{org}/audit-logs/"),
+    # sentry-cli's commit and upload protocol, internal integrations (releases.py, sentry_apps.py)
+    ("GET", "/api/0/organizations/{org}/releases/{version}/previous-with-commits/"),
+    ("GET", "/api/0/organizations/{org}/chunk-upload/"),
+    ("POST", "/api/0/organizations/{org}/chunk-upload/"),
+    ("POST", "/api/0/organizations/{org}/artifactbundle/assemble/"),
+    ("GET", "/api/0/projects/{org}/{project}/files/artifact-bundles/"),
+    ("GET", "/api/0/projects/{org}/{project}/artifact-bundles/{bundle}/files/"),
+    ("GET", "/api/0/sentry-apps/"),
+    ("POST", "/api/0/sentry-apps/"),
+    ("GET", "/api/0/sentry-apps/{app}/api-tokens/"),
+    ("POST", "/api/0/sentry-apps/{app}/api-tokens/"),
+    ("DELETE", "/api/0/sentry-apps/{app}/api-tokens/{api_token}/"),
+}
+# Fields the schema types as strings but Sentry's serializer returns as the stored JSON object
+# (SentryAppSerializerResponse says `schema: str`, `metadata: str`; serialize() returns obj.schema /
+# obj.metadata, JSONFields): the double follows the code.
+# Commits set from a local git tree belong to a placeholder repository without provider: its
+# RepositorySerializer provider id is null (typed string).
+TYPE_DIFFERS = {
+    ("/sentry-apps/", ("schema",)),
+    ("/sentry-apps/", ("metadata",)),
+    ("/commits/", ("repository", "provider", "id")),
 }
 # Documented status differs from what Sentry's code returns (the double follows the code).
 STATUS_DIFFERS = {
@@ -131,6 +158,9 @@ def traffic():
         call("GET", "/projects/sentry/dermai-api/environments/")
         call("GET", "/projects/sentry/dermai-api/events/")
         call("GET", f"/projects/sentry/dermai-api/events/{event_id}/")
+        call("POST", "/projects/sentry/dermai-api/teams/sentry/")
+        call("DELETE", "/projects/sentry/dermai-api/teams/sentry/")
+        double.set_release("26.8.0")  # from here on: the workflow engine (rules dual-written, read from it)
         rule = call("POST", "/projects/sentry/dermai-api/rules/", json=issue_rule())
         call("GET", "/projects/sentry/dermai-api/rules/")
         call("GET", f"/projects/sentry/dermai-api/rules/{rule['id']}/")
@@ -139,6 +169,12 @@ def traffic():
         call("GET", "/organizations/sentry/alert-rules/")
         call("GET", f"/organizations/sentry/alert-rules/{alert['id']}/")
         call("PUT", f"/organizations/sentry/alert-rules/{alert['id']}/", json=metric_alert(team["id"], name="n2"))
+        workflow = call("GET", f"/organizations/sentry/alert-rule-workflow/?rule_id={rule['id']}")
+        detector = call("GET", f"/organizations/sentry/alert-rule-detector/?alert_rule_id={alert['id']}")
+        call("GET", f"/organizations/sentry/workflows/?id={workflow['workflowId']}")
+        call("GET", f"/organizations/sentry/workflows/{workflow['workflowId']}/")
+        call("GET", "/organizations/sentry/detectors/")
+        call("GET", f"/organizations/sentry/detectors/{detector['detectorId']}/")
         release = {"version": "dermai-api@1.0.0", "projects": ["dermai-api"], "ref": "abc"}
         call("POST", "/organizations/sentry/releases/", json=release)
         call("POST", "/organizations/sentry/releases/", json=release)
@@ -152,7 +188,9 @@ def traffic():
         call("GET", "/projects/sentry/dermai-api/releases/")
         call("GET", "/projects/sentry/dermai-api/releases/dermai-api@1.0.1/")
         call("PUT", "/projects/sentry/dermai-api/releases/dermai-api@1.0.1/", json={"ref": "def"})
+        _exercise_ci(call)
         call("GET", "/organizations/")
+        call("GET", "/organizations/sentry/audit-logs/")
         call("GET", "/")
         call("DELETE", f"/organizations/sentry/alert-rules/{alert['id']}/")
         call("DELETE", f"/projects/sentry/dermai-api/rules/{rule['id']}/")
@@ -165,11 +203,55 @@ def traffic():
         double.stop()
 
 
+def _exercise_ci(call) -> None:
+    """The CI side (tests/sentry_double/releases.py, sentry_apps.py): credential, commits, source maps."""
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    body = {"name": "CI", "organization": "sentry", "isInternal": True, "scopes": ["project:releases", "org:read"]}
+    app = call("POST", "/sentry-apps/", json=body)
+    call("GET", "/sentry-apps/")
+    call("GET", f"/sentry-apps/{app['slug']}/")
+    call("PUT", f"/sentry-apps/{app['slug']}/", json={"scopes": ["project:releases"]})
+    call("GET", "/organizations/sentry/sentry-apps/")
+    token = call("POST", f"/sentry-apps/{app['slug']}/api-tokens/")
+    call("GET", f"/sentry-apps/{app['slug']}/api-tokens/")
+    call("DELETE", f"/sentry-apps/{app['slug']}/api-tokens/{token['id']}/")
+    call("DELETE", f"/sentry-apps/{app['slug']}/")
+    call("GET", "/organizations/sentry/repos/")
+    commits = {"commits": [{"id": "a" * 40, "message": "fix: upload", "author_email": "ci@dermai.test"}]}
+    call("PUT", "/organizations/sentry/releases/dermai-api@1.0.0/", json=commits)
+    call("GET", "/organizations/sentry/releases/dermai-api@1.0.0/commits/")
+    call("GET", "/organizations/sentry/releases/dermai-api@1.0.0/previous-with-commits/")
+    call("GET", "/organizations/sentry/chunk-upload/")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("files/_/_/app.js", "f();\n")
+        manifest = {"files": {"files/_/_/app.js": {"url": "~/app.js", "type": "minified_source"}}}
+        archive.writestr("manifest.json", json.dumps(manifest))
+    blob = buffer.getvalue()
+    checksum = hashlib.sha1(blob).hexdigest()  # noqa: S324 - Sentry's chunk protocol
+    call("POST", "/organizations/sentry/chunk-upload/", files={"file": (checksum, blob)})
+    assemble = {"checksum": checksum, "chunks": [checksum], "projects": ["dermai-api"], "version": "dermai-api@1.0.0"}
+    call("POST", "/organizations/sentry/artifactbundle/assemble/", json=assemble)
+    bundles = call("GET", "/projects/sentry/dermai-api/files/artifact-bundles/")
+    call("GET", f"/projects/sentry/dermai-api/artifact-bundles/{bundles[0]['bundleId']}/files/")
+
+
 def _documented(calls):
     for method, path, status, body in calls:
         found = find_operation(schema_for(path), method, path)
         if found:
             yield method, path, status, body, found
+
+
+def _type_differs(template: str, error: Any) -> bool:
+    path = tuple(error.path)
+    return error.validator == "type" and any(
+        part in template and path[-len(suffix) :] == suffix for part, suffix in TYPE_DIFFERS
+    )
 
 
 def test_every_documented_response_validates_against_its_schema(traffic):
@@ -185,6 +267,7 @@ def test_every_documented_response_validates_against_its_schema(traffic):
             continue
         schema = _nullable(copy.deepcopy(content["schema"]))
         errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(body), key=lambda e: list(e.path))
+        errors = [e for e in errors if not _type_differs(template, e)]
         failures += [f"{method} {template} {status}: {list(e.path)}: {e.message[:160]}" for e in errors[:5]]
         checked += 1
     assert not failures, "\n".join(failures)

@@ -100,3 +100,63 @@ def test_local_vm_playbook_rejects_bad_settings_before_touching_docker(env, expe
     assert result.returncode != 0
     assert expected in result.stdout
     assert "ok=0" in result.stdout  # failed in the first task, nothing else ran
+
+
+def test_bench_floor_playbook_has_the_asked_number_of_trivial_tasks_and_passes_the_syntax_check(bench, tmp_path):
+    import yaml
+
+    plays = yaml.safe_load(bench.floor_playbook(7))
+    tasks = plays[0]["tasks"]
+    assert len(tasks) == 7
+    assert all(set(task) == {"name", "ansible.builtin.ping"} for task in tasks)
+    assert plays[0]["hosts"] == "sentry"
+    playbook = tmp_path / "floor.yml"
+    playbook.write_text(bench.floor_playbook())
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+    done = subprocess.run(
+        [str(REPO / ".venv/bin/ansible-playbook"), "--syntax-check", "-i", "inventories/local", str(playbook)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_bench_turns_on_mitogen_only_when_it_is_installed(bench, monkeypatch):
+    env = bench.mitogen_env({"PATH": "/usr/bin"})
+    try:
+        import ansible_mitogen  # noqa: F401
+    except ImportError:
+        assert env is None
+    else:
+        assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
+        assert Path(env["ANSIBLE_STRATEGY_PLUGINS"], "mitogen_linear.py").is_file()
+
+
+def test_bench_static_responder_is_a_valid_nginx_config_that_answers_200(tmp_path):
+    import shutil
+    import time
+    import urllib.request
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("nginx is not installed (make test-deps installs it)")
+    proxy_bench = load("bench_proxy_under_test", REPO / "tests/bench/bench_proxy.py")
+    pid = tmp_path / "static.pid"
+    conf = tmp_path / "static.conf"
+    conf.write_text(proxy_bench.static_responder_conf("127.0.0.1:29017", str(pid)))
+    started = subprocess.run([nginx, "-c", str(conf)], capture_output=True, text=True, check=False)
+    assert started.returncode == 0, started.stderr
+    try:
+        for _ in range(50):
+            if pid.exists():
+                break
+            time.sleep(0.1)
+        request = urllib.request.Request("http://127.0.0.1:29017/api/1/envelope/", data=b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+            assert b'"id"' in response.read()
+    finally:
+        subprocess.run(["kill", pid.read_text().strip()], check=False)

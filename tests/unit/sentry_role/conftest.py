@@ -1,8 +1,9 @@
 """Run the sentry role for real with `ansible-playbook -c local` against a temporary tree.
 
 The role checks out the fixture repository (tests/fixtures/self_hosted), applies its overlays
-in a temporary sentry_install_dir and, for the image-based phases, calls bin/fake-compose
-instead of `docker compose` (no registry is reachable here). The systemd phase is skipped
+in a temporary sentry_install_dir and, for the image-based phases, calls bin/fake-docker
+instead of the Docker CLI (no registry is reachable here), through community.docker's compose
+modules as in production. roles/backup here stands in for the bundle's backup role. The systemd phase is skipped
 (no systemd as PID 1 on this machine); the VM e2e and tests/verify cover it.
 """
 
@@ -20,7 +21,8 @@ import pytest
 from tests.fixtures.self_hosted.build_repo import build
 
 ROOT = Path(__file__).resolve().parents[3]
-FAKE_COMPOSE = Path(__file__).resolve().parent / "bin" / "fake-compose"
+HERE = Path(__file__).resolve().parent
+FAKE_DOCKER = HERE / "bin" / "fake-docker"
 VENV_BIN = Path(sys.executable).parent
 
 PLAYBOOK = """\
@@ -89,9 +91,10 @@ class Env:
             "sentry_compose_profile": "errors-only",
             "sentry_disk_check_paths": [str(self.tmp)],
             "sentry_min_free_disk_gb": 1,
-            "sentry_compose_command": str(FAKE_COMPOSE),
+            "sentry_compose_command": f"{FAKE_DOCKER} compose",
             "sentry_check_registry": False,
             "sentry_pre_upgrade_backup_command": f"echo backup >> {self.tmp}/backup.log",
+            "sentry_alerts_resave_marker": str(self.tmp / "state" / "alerts-resave-pending"),
             "sentry_install_timeout": 120,
             "sentry_up_timeout": 60,
             "sentry_poll_interval": 1,
@@ -135,7 +138,12 @@ class Env:
         env = dict(os.environ)
         env.update(
             ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-            ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+            # The stand-in backup role first, then the bundle's roles.
+            ANSIBLE_ROLES_PATH=f"{HERE / 'roles'}:{ROOT / 'roles'}",
+            # Async job files in a directory of this test, whatever HOME is (the job status
+            # must be found where the job wrote it).
+            ANSIBLE_ASYNC_DIR=str(self.tmp / ".ansible_async"),
+            ANSIBLE_LOCAL_TEMP=str(self.tmp / ".ansible_tmp"),
             ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
             ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.junit",
             JUNIT_OUTPUT_DIR=str(self.tmp / "junit"),

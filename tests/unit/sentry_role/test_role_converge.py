@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import stat
 import subprocess
@@ -63,8 +64,9 @@ def test_install_ran_once_with_the_non_interactive_flags(converged):
     env, _, _ = converged
     log = (env.install_dir / "sentry_install_log-fixture.txt").read_text().splitlines()
     assert [line for line in log if line.startswith("version=")] == ["version=26.8.0"]
+    # Exactly what 26.8.0's install/parse-cli.sh accepts for a non-interactive install.
     assert (
-        "args=--skip-user-creation --no-report-self-hosted-issues --apply-automatic-config-updates --skip-commit-check"
+        "args=--skip-user-creation --no-report-self-hosted-issues --skip-commit-check --apply-automatic-config-updates"
         in log
     )
 
@@ -264,6 +266,29 @@ def test_api_token_never_appears_in_the_output(converged):
 def test_admin_password_never_appears_in_the_output(converged):
     env, first, _ = converged
     assert env.base_vars()["sentry_admin_password"] not in first.stdout + first.stderr
+
+
+def test_admin_password_goes_to_createuser_on_stdin_never_on_argv(converged):
+    env, _, _ = converged
+    password = env.base_vars()["sentry_admin_password"]
+    calls = (env.install_dir / ".fake-compose.log").read_text()
+    assert "createuser --email admin@dermai.test --superuser" in calls
+    assert password not in calls
+    # The fake createuser read the password twice from its prompt (stdin) and kept its hash.
+    typed = (env.install_dir / ".fake-compose-passwords").read_text().split()
+    assert typed == [hashlib.sha256(password.encode()).hexdigest()]
+
+
+def test_bundled_nginx_gets_a_conf_that_passes_the_forwarded_proto_on(converged):
+    env, _, _ = converged
+    override = yaml.safe_load((env.install_dir / "docker-compose.override.yml").read_text())
+    assert {"type": "bind", "read_only": True, "source": "./dermai-nginx.conf", "target": "/etc/nginx/nginx.conf"} in (
+        override["services"]["nginx"]["volumes"]
+    )
+    conf = (env.install_dir / "dermai-nginx.conf").read_text()
+    assert "proxy_set_header X-Forwarded-Proto $dermai_forwarded_proto;" in conf
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" not in conf
+    assert "server web:9000;" in conf
 
 
 def test_existing_admin_user_is_not_a_change(converged):

@@ -91,11 +91,47 @@ def test_compose_check_is_skipped_with_the_stack_tag(env):
     assert run.rc == 0, run.failure_messages()
 
 
-def test_unreachable_registry_mirror_fails_saying_what_to_do(env):
-    run = env.run({"sentry_check_registry": True, "sentry_image_registry_mirror": "127.0.0.1:9/getsentry"})
+@pytest.fixture
+def registry_stub():
+    """A loopback HTTP server answering /v2/ with 401, as a registry without credentials does."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(401 if self.path == "/v2/" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 22001), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:22001/v2/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_every_registry_of_the_release_is_checked_and_an_unreachable_mirror_fails(env, registry_stub):
+    # 26.8.0 pulls from Docker Hub, ghcr.io (here: the mirror) and registry.gitlab.com.
+    run = env.run(
+        {
+            "sentry_check_registry": True,
+            "sentry_image_registry_mirror": "127.0.0.1:9/getsentry",
+            "sentry_registry_probe_urls": {"docker.io": registry_stub, "registry.gitlab.com": registry_stub},
+        }
+    )
     message = _failed(run)
-    assert "The image registry https://127.0.0.1:9/v2/ did not answer" in message
+    assert "The image registry 127.0.0.1:9 (https://127.0.0.1:9/v2/) did not answer" in message
+    assert "docker.io" in message and "registry.gitlab.com" in message
     assert "sentry_image_registry_mirror" in message
+    probed = [
+        item["item"]
+        for item in run.task("Check every registry the releases of the plan pull from")[-1]["result"]["results"]
+    ]
+    assert probed == ["127.0.0.1:9", "docker.io", "registry.gitlab.com"]
     assert not env.install_dir.exists()
 
 

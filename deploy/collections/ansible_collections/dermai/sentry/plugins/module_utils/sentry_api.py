@@ -11,8 +11,10 @@ module files only build the desired state, call the client and report.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import socket
 import ssl
 import time
 from urllib.parse import quote, urlencode
@@ -49,15 +51,48 @@ _PARAM_RE = re.compile(r';\s*(?P<key>[a-z]+)="(?P<value>[^"]*)"')
 
 
 def sentry_argument_spec():
-    """Connection options shared by every module (documented in the dermai.sentry.sentry doc fragment)."""
+    """Connection options shared by every module (documented in the dermai.sentry.sentry doc fragment).
+
+    `token` has no spec fallback: SENTRY_AUTH_TOKEN is read in SentryClient.from_module only when neither
+    token nor token_file is given, so that token/token_file can stay mutually exclusive.
+    """
     return dict(
         url=dict(type="str", required=True, no_log=False, fallback=(_env_fallback, ["SENTRY_URL"])),
-        token=dict(type="str", required=True, no_log=True, fallback=(_env_fallback, ["SENTRY_AUTH_TOKEN"])),
+        token=dict(type="str", no_log=True),
+        token_file=dict(type="path", no_log=False),
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
         timeout=dict(type="int", default=30),
         retries=dict(type="int", default=5),
+        retry_deadline=dict(type="float", fallback=(_env_fallback, ["SENTRY_RETRY_DEADLINE"])),
     )
+
+
+# Scope each call needs (the first one that suffices), by (method, path pattern relative to /api/0/).
+# From Sentry's permission classes: OrganizationPermission, OrganizationTeamsPermission, TeamPermission,
+# ProjectPermission, ProjectAlertRulePermission, OrganizationAlertRulePermission, OrganizationWorkflowPermission.
+_SCOPES = (
+    (r"^organizations/[^/]+/$", {"GET": "org:read", "PUT": "org:write"}),
+    (r"^organizations/[^/]+/teams/$", {"GET": "org:read", "POST": "team:write"}),
+    (r"^teams/[^/]+/[^/]+/$", {"GET": "team:read", "PUT": "team:write", "DELETE": "team:admin"}),
+    (r"^teams/[^/]+/[^/]+/projects/$", {"GET": "project:read", "POST": "project:write"}),
+    (r"^projects/[^/]+/[^/]+/rules/", {"GET": "alerts:read", "*": "alerts:write"}),
+    (r"^projects/[^/]+/[^/]+/teams/", {"*": "project:write"}),
+    (r"^projects/[^/]+/[^/]+/keys/", {"GET": "project:read", "*": "project:write"}),
+    (r"^projects/[^/]+/[^/]+/$", {"GET": "project:read", "PUT": "project:write", "DELETE": "project:admin"}),
+    (
+        r"^organizations/[^/]+/(alert-rules|workflows|detectors|alert-rule-workflow|alert-rule-detector)/",
+        {"GET": "alerts:read", "*": "alerts:write"},
+    ),
+)
+
+
+def required_scope(method, path):
+    """The token scope a call needs, for the 403 message (None when unknown)."""
+    for pattern, by_method in _SCOPES:
+        if re.match(pattern, path):
+            return by_method.get(method, by_method.get("*"))
+    return None
 
 
 def _env_fallback(*names):
@@ -77,8 +112,16 @@ class SentryAPIError(Exception):
         self.status = status
         self.detail = detail
         self.body = body
+        self.missing_scope = None
         if status == 401:
             text = f"Sentry API {method} {path}: HTTP 401 {TOKEN_REJECTED}"
+        elif status == 403:
+            self.missing_scope = required_scope(
+                method, path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else path
+            )
+            text = f"Sentry API {method} {path}: HTTP 403: {detail}"
+            if self.missing_scope:
+                text += f" (the token lacks scope {self.missing_scope}, or the token's user lacks the role for it)"
         elif status is None:
             text = f"Sentry API {method} {path}: {detail}"
         else:
@@ -121,7 +164,7 @@ def next_cursor(link_header):
                 return params["cursor"]
             query = match.group("url").partition("?")[2]
             for part in query.split("&"):
-                key, _, value = part.partition("=")
+                key, _sep, value = part.partition("=")
                 if key == "cursor" and value:
                     return value
     return None
@@ -141,7 +184,16 @@ class SentryClient:
     """Small REST client for Sentry's /api/0/ built on ansible.module_utils.urls.open_url."""
 
     def __init__(
-        self, url, token, validate_certs=True, ca_path=None, timeout=30, retries=5, backoff=1.0, max_backoff=30.0
+        self,
+        url,
+        token,
+        validate_certs=True,
+        ca_path=None,
+        timeout=30,
+        retries=5,
+        backoff=1.0,
+        max_backoff=30.0,
+        retry_deadline=None,
     ):
         self.base = url.rstrip("/")
         if self.base.endswith("/api/0"):
@@ -153,17 +205,20 @@ class SentryClient:
         self.retries = max(0, int(retries))
         self.backoff = backoff
         self.max_backoff = max_backoff
+        # Absolute UTC epoch seconds after which no call is retried: one retry budget for a whole run.
+        self.retry_deadline = retry_deadline
 
     @classmethod
     def from_module(cls, module):
         p = module.params
         return cls(
             p["url"],
-            p["token"],
+            module_token(module),
             validate_certs=p["validate_certs"],
             ca_path=p["ca_path"],
             timeout=p["timeout"],
             retries=p["retries"],
+            retry_deadline=p.get("retry_deadline"),
         )
 
     @staticmethod
@@ -194,17 +249,30 @@ class SentryClient:
             wait = min(self.max_backoff, self.backoff * (2**attempt)) * (0.5 + random.random() / 2)  # noqa: S311
         return min(wait, 300.0)
 
+    def _may_retry(self, attempt, delay):
+        """A retry is allowed while this call has retries left and the run's deadline is not reached."""
+        if attempt >= self.retries:
+            return False
+        return self.retry_deadline is None or time.time() + delay < float(self.retry_deadline)
+
+    def _spent(self, attempt):
+        text = f"after {attempt + 1} attempts"
+        if self.retry_deadline is not None and attempt < self.retries:
+            text += "; the run's retry budget (retry_deadline) is used up"
+        return text
+
     def request(self, method, path, body=None, query=None, retry_ambiguous=True):
         """Send one API call (with retries). Returns (status, parsed body, headers).
 
-        With retry_ambiguous=False only failures that certainly did not apply the call (HTTP 429,
-        connection refused) are retried; a timeout, a dropped connection or a 5xx raises at once with
-        `ambiguous=True` so the caller can look before it creates again (see create_verified).
+        HTTP 429, 5xx, timeouts and dropped connections are retried (at most `retries` times, never past
+        `retry_deadline`); a refused connection or a name that does not resolve fails at once. With
+        retry_ambiguous=False only HTTP 429 is retried; a timeout, a dropped connection or a 5xx raises at
+        once with `ambiguous=True` so the caller can look before it creates again (see create_verified).
         """
         shown = API_PREFIX + path
         full_url = self.base + shown
         if query:
-            full_url += "?" + urlencode(query)
+            full_url += "?" + urlencode(query, doseq=True)
         data = json.dumps(body).encode("utf-8") if body is not None else None
         attempt = 0
         while True:
@@ -232,23 +300,33 @@ class SentryClient:
                         f"TLS verification failed: {reason}; set ca_path to the CA certificate that signed the "
                         "server's certificate (validate_certs: false only for a throwaway test server)",
                     ) from None
-                problem = f"connection failed: {reason}"
-                refused = isinstance(reason, ConnectionRefusedError)
+                refused = isinstance(reason, ConnectionRefusedError) or isinstance(err, ConnectionRefusedError)
+                if refused or isinstance(reason, socket.gaierror) or isinstance(err, socket.gaierror):
+                    # Nothing listens there (or the name does not resolve): retrying only delays the failure.
+                    what = "connection refused" if refused else "name does not resolve"
+                    raise SentryAPIError(
+                        method,
+                        shown,
+                        None,
+                        f"cannot reach Sentry at {self.base}: {what} ({reason}); check url and that Sentry runs",
+                    ) from None
+                problem = f"connection to {self.base} failed: {reason}"
             if problem is None and status < 400:
                 return status, payload, headers
             retryable = problem is not None or status in RETRY_STATUSES
-            ambiguous = (problem is not None and not refused) or (status is not None and status >= 500)
+            ambiguous = problem is not None or (status is not None and status >= 500)
             if not retry_ambiguous and ambiguous:
                 retryable = False
-            if not retryable or attempt >= self.retries:
+            delay = self._delay(attempt, headers) if retryable else 0.0
+            if not retryable or not self._may_retry(attempt, delay):
                 if problem is not None:
-                    text = f"{problem} (after {attempt + 1} attempts)"
+                    text = f"{problem} ({self._spent(attempt)})"
                     raise SentryAPIError(method, shown, None, text, ambiguous=ambiguous)
                 detail = _detail(payload)
                 if retryable:
-                    detail += f" (after {attempt + 1} attempts)"
+                    detail += f" ({self._spent(attempt)})"
                 raise SentryAPIError(method, shown, status, detail, payload, ambiguous=ambiguous)
-            SLEEP(self._delay(attempt, headers))
+            SLEEP(delay)
             attempt += 1
 
     # --- verbs ---------------------------------------------------------------------------------
@@ -288,9 +366,10 @@ class SentryClient:
             try:
                 return self.request("POST", path, body=body, retry_ambiguous=False)[1]
             except SentryAPIError as err:
-                if not err.ambiguous or attempt >= self.retries:
+                delay = self._delay(attempt, None)
+                if not err.ambiguous or not self._may_retry(attempt, delay):
                     raise
-                SLEEP(self._delay(attempt, None))
+                SLEEP(delay)
                 found = find()
                 if found is not None:
                     return found
@@ -415,7 +494,41 @@ def oldest_first(items):
 
 def fail(module, err, **extra):
     """The single failure path for API errors (never includes the token)."""
+    if getattr(err, "missing_scope", None):
+        extra.setdefault("missing_scope", err.missing_scope)
     module.fail_json(msg=str(err), status=getattr(err, "status", None), **extra)
+
+
+def execute(module, converge):
+    """The common tail of every module's main(): a client from the connection options, converge(module,
+    client) -> result, one failure path for API errors, exit."""
+    client = SentryClient.from_module(module)
+    try:
+        result = converge(module, client)
+    except SentryAPIError as err:
+        fail(module, err)
+    module.exit_json(**result)
+
+
+def module_token(module):
+    """The token: option `token`, else the first line of `token_file` (read where the module runs), else
+    the environment variable SENTRY_AUTH_TOKEN."""
+    p = module.params
+    if p.get("token"):
+        return p["token"]
+    if p.get("token_file"):
+        try:
+            with open(p["token_file"], encoding="utf-8") as handle:
+                token = handle.readline().strip()
+        except OSError as err:
+            module.fail_json(msg=f"token_file {p['token_file']}: cannot read it ({err.strerror})")
+        if not token:
+            module.fail_json(msg=f"token_file {p['token_file']} is empty")
+        return token
+    token = os.environ.get("SENTRY_AUTH_TOKEN")
+    if not token:
+        module.fail_json(msg="one of token or token_file is required (or the environment variable SENTRY_AUTH_TOKEN)")
+    return token
 
 
 # --- module scaffolding ---------------------------------------------------------------------------
@@ -425,6 +538,7 @@ def build_module(argument_spec, **kwargs):
 
     spec = sentry_argument_spec()
     spec.update(argument_spec)
+    kwargs["mutually_exclusive"] = [*kwargs.get("mutually_exclusive", []), ("token", "token_file")]
     return AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
 
 
@@ -469,81 +583,3 @@ def update_settings(module, client, path, current, desired, set_fields=(), pii_f
             diff=diff,
         )
     return True, end, diff
-
-
-RELAY_RULE_TYPES = (
-    "anything",
-    "pattern",
-    "imei",
-    "mac",
-    "uuid",
-    "email",
-    "ip",
-    "creditcard",
-    "iban",
-    "userpath",
-    "pemkey",
-    "url_auth",
-    "us_ssn",
-    "password",
-    "redact_pair",
-    "multiple",
-    "alias",
-)
-RELAY_METHODS = ("remove", "replace", "mask", "hash", "default")
-
-
-def check_pii_config(module, option, value):
-    """Reject a relay_pii_config that Relay would refuse, before any request is sent."""
-    if value is None:
-        return
-    unknown = sorted(set(value) - {"rules", "vars", "applications"})
-    if unknown:
-        module.fail_json(msg=f"{option}: unknown top-level keys {unknown}; allowed: rules, vars, applications")
-    rules = value.get("rules") or {}
-    if not isinstance(rules, dict):
-        module.fail_json(msg=f"{option}.rules must be a dict of rule name -> rule")
-    for name, rule in rules.items():
-        rtype = (rule or {}).get("type")
-        if rtype not in RELAY_RULE_TYPES:
-            module.fail_json(msg=f"{option}.rules.{name}.type is {rtype!r}; allowed: {', '.join(RELAY_RULE_TYPES)}")
-        method = ((rule or {}).get("redaction") or {}).get("method", "default")
-        if method not in RELAY_METHODS:
-            module.fail_json(
-                msg=f"{option}.rules.{name}.redaction.method is {method!r}; allowed: {', '.join(RELAY_METHODS)}"
-            )
-    apps = value.get("applications") or {}
-    if not isinstance(apps, dict) or not all(isinstance(v, list) for v in apps.values()):
-        module.fail_json(msg=f"{option}.applications must map a selector to a list of rule names")
-    for selector, names in apps.items():
-        for ref in names:
-            if not str(ref).startswith("@") and ref not in rules:
-                module.fail_json(
-                    msg=f"{option}.applications[{selector!r}] refers to rule {ref!r}, which is neither "
-                    "defined under rules nor a builtin (@...)"
-                )
-    try:  # the authoritative validator, when sentry-relay is installed where the module runs
-        from sentry_relay.processing import validate_pii_config
-    except ImportError:
-        return
-    try:
-        validate_pii_config(json.dumps(value))
-    except Exception as err:  # sentry_relay raises its own exception types
-        module.fail_json(msg=f"{option} is not a valid Relay PII config: {err}")
-
-
-def check_field_list(module, option, values):
-    """sensitive_fields / safe_fields: no empty entries, at most 4000 characters in total (Sentry's limit)."""
-    if values is None:
-        return
-    if any(not str(v).strip() for v in values):
-        module.fail_json(msg=f"{option} must not contain empty strings")
-    if sum(len(str(v)) for v in values) > 4000:
-        module.fail_json(msg=f"{option}: the entries may hold at most 4000 characters in total")
-
-
-def check_crash_reports(module, value):
-    if value is not None and not -1 <= value <= 100:
-        module.fail_json(
-            msg=f"store_crash_reports is {value}; allowed: -1 (unlimited), 0 (disabled) or 1..100 reports per issue"
-        )

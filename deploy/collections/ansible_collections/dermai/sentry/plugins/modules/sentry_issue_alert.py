@@ -20,22 +20,28 @@ description:
     filter values, e-mail action targets, at least one action).
   - Sentry rejects a rule that is an exact duplicate of another rule of the project (same conditions, filters,
     actions, environment and frequency), whatever its name.
+  - Rules whose id Sentry manufactured for a workflow made in the new UI (id >= 10**9) are never adopted by name.
+  - One call can manage many rules of a project (O(rules)); the project's rules are then listed once, and every
+    rule is validated before the first write.
 extends_documentation_fragment:
   - dermai.sentry.sentry
+  - dermai.sentry.sentry.organization
+  - dermai.sentry.sentry.project
+  - dermai.sentry.sentry.workflow_engine
   - dermai.sentry.sentry.attributes
 options:
-  organization:
-    description: Slug of the organization.
-    type: str
-    required: true
-  project:
-    description: Slug of the project.
-    type: str
-    required: true
   name:
-    description: Name of the rule (at most 256 characters), used to find it.
+    description:
+      - Name of the rule (at most 256 characters), used to find it.
+      - Required unless O(rules) is given; mutually exclusive with O(rules).
     type: str
-    required: true
+  rules:
+    description:
+      - Several rules of O(project) at once, each a dict of the per-rule options of this module (O(name),
+        O(action_match), O(filter_match), O(conditions), O(filters), O(actions), O(frequency), O(environment),
+        O(owner), O(state)) with the same defaults. The result then holds RV(rules).
+    type: list
+    elements: dict
   action_match:
     description: How the O(conditions) combine.
     type: str
@@ -89,7 +95,7 @@ options:
     choices: [present, absent]
     default: present
 author:
-  - DermAI infrastructure team
+  - DermAI infrastructure team (@dermai)
 """
 
 EXAMPLES = r"""
@@ -115,224 +121,125 @@ EXAMPLES = r"""
 
 RETURN = r"""
 rule:
-  description: The rule as Sentry returns it (empty dict when absent; the planned rule in check mode).
-  returned: always
+  description: The rule as Sentry returns it (empty dict when absent; the planned rule in check mode). Single-rule mode.
+  returned: when O(name) is given
   type: dict
   sample: {"id": "3", "name": "DermAI API: new issue", "actionMatch": "all", "frequency": 30, "conditions": []}
+workflow:
+  description: The workflow behind the rule on a Sentry with the workflow engine (26.7+), else an empty dict.
+  returned: when O(name) is given
+  type: dict
+rules:
+  description: One entry per O(rules) item, in order, with C(name), C(changed), C(rule) and C(workflow).
+  returned: when O(rules) is given
+  type: list
+  elements: dict
+unbacked:
+  description: Names of managed rules that have no workflow on a workflow-engine Sentry (they do not fire).
+  returned: always
+  type: list
+  elements: str
 """
 
-from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
-    URL_RULE,
-    URL_RULES,
-    SentryAPIError,
-    SentryClient,
-    build_module,
-    canon,
-    fail,
-    match_nodes,
-    oldest_first,
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import URL_RULE, URL_RULES, canon, match_nodes
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_checks import check_issue_node
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_resource import (
+    URL_RULE_WORKFLOW,
+    URL_WORKFLOWS,
+    RuleSet,
+    run_rules,
 )
 
-FREQ = "sentry.rules.conditions.event_frequency."
-STANDARD_INTERVALS = ("1m", "5m", "15m", "1h", "1d", "1w", "30d")
-COMPARISON_INTERVALS = ("5m", "15m", "1h", "1d", "1w", "30d")
-PERCENT_INTERVALS = ("5m", "10m", "30m", "1h")
-LEVELS = ("0", "10", "20", "30", "40", "50")
-MATCH_LEVEL = ("eq", "gte", "lte")
-EMAIL_ACTION = "sentry.mail.actions.NotifyEmailAction"
-EMAIL_TARGETS = ("IssueOwners", "Team", "Member")
-FALLTHROUGH = ("ActiveMembers", "AllMembers", "NoOne")
 # What Sentry adds to each stored node; never part of the comparison.
 SERVER_NODE_KEYS = ("name", "uuid", "_new")
+SCALARS = ("name", "actionMatch", "filterMatch", "frequency", "environment", "owner")
+NODES = ("conditions", "filters", "actions")
 
 
-def check_node(module, kind, index, node):
-    where = f"{kind}[{index}]"
-    nid = node.get("id")
-    if not nid or not isinstance(nid, str):
-        module.fail_json(msg=f"{where} needs an 'id' (the Sentry node class path)")
-    if nid in (FREQ + "EventFrequencyCondition", FREQ + "EventUniqueUserFrequencyCondition"):
-        if str(node.get("interval")) not in STANDARD_INTERVALS:
-            module.fail_json(
-                msg=f"{where}.interval is {node.get('interval')!r}; allowed for {nid.rsplit('.', 1)[1]}: "
-                f"{', '.join(STANDARD_INTERVALS)}"
+RULE_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    action_match=dict(type="str", default="all", choices=["all", "any", "none"]),
+    filter_match=dict(type="str", default="all", choices=["all", "any", "none"]),
+    conditions=dict(type="list", elements="dict", default=[]),
+    filters=dict(type="list", elements="dict", default=[]),
+    actions=dict(type="list", elements="dict", default=[]),
+    frequency=dict(type="int", default=30),
+    environment=dict(type="str"),
+    owner=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+)
+
+
+class IssueAlerts(RuleSet):
+    kind = "issue alert rule"
+    rule_options = RULE_OPTIONS
+    mappings = ((URL_RULE_WORKFLOW, "rule_id", URL_WORKFLOWS, "workflow"),)
+
+    def list_path(self):
+        return self.client.path(URL_RULES, org=self.org, project=self.params["project"])
+
+    def item_path(self, rule_id):
+        return self.client.path(URL_RULE, org=self.org, project=self.params["project"], rule=rule_id)
+
+    def validate_rule(self, spec, where):
+        def fail(msg):
+            self.fail(where, msg)
+
+        if not spec["name"] or len(spec["name"]) > 256:
+            fail("name must be 1 to 256 characters long")
+        if not 5 <= spec["frequency"] <= 43200:
+            fail(f"frequency is {spec['frequency']}; allowed: 5 to 43200 minutes")
+        if not spec["actions"]:
+            fail("actions must contain at least one action (Sentry refuses a rule without actions)")
+        owner = spec["owner"]
+        if owner is not None and not (owner.startswith(("team:", "user:")) and owner[5:].isdigit()):
+            fail(f"owner is {owner!r}; allowed: team:<id> or user:<id>")
+        for kind in NODES:
+            for index, node in enumerate(spec[kind]):
+                check_issue_node(fail, kind, index, node)
+
+    def desired(self, spec):
+        body = {
+            "name": spec["name"],
+            "actionMatch": spec["action_match"],
+            "filterMatch": spec["filter_match"],
+            "frequency": spec["frequency"],
+            "environment": spec["environment"],
+            "conditions": spec["conditions"],
+            "filters": spec["filters"],
+            "actions": spec["actions"],
+        }
+        if spec["owner"] is not None:
+            body["owner"] = spec["owner"]
+        return body
+
+    def same(self, desired, current):
+        for field in SCALARS:
+            if field in desired and canon(desired[field]) != canon(current.get(field)):
+                return False
+        return all(match_nodes(desired[kind], current.get(kind), SERVER_NODE_KEYS) for kind in NODES)
+
+    def view(self, rule):
+        if not rule:
+            return {}
+        out = {k: rule.get(k) for k in SCALARS}
+        for kind in NODES:
+            out[kind] = [{k: v for k, v in n.items() if k not in SERVER_NODE_KEYS} for n in rule.get(kind) or []]
+        return out
+
+    def create_failed(self, spec, err):
+        if err.status == 400 and isinstance(err.body, dict) and err.body.get("ruleId"):
+            self.module.fail_json(
+                msg=f"Sentry refuses rule {spec['name']!r}: an identical rule (same conditions, filters, actions, "
+                f"environment and frequency) already exists with id {err.body['ruleId'][0]}. "
+                "Rename that rule to this name, or remove it.",
+                status=400,
             )
-        if node.get("comparisonType", "count") not in ("count", "percent"):
-            module.fail_json(msg=f"{where}.comparisonType must be count or percent")
-        if node.get("comparisonType") == "percent" and str(node.get("comparisonInterval")) not in COMPARISON_INTERVALS:
-            module.fail_json(
-                msg=f"{where}.comparisonInterval is {node.get('comparisonInterval')!r}; allowed with comparisonType "
-                f"percent: {', '.join(COMPARISON_INTERVALS)}"
-            )
-        check_number(module, where, node)
-    elif nid == FREQ + "EventFrequencyPercentCondition":
-        if str(node.get("interval")) not in PERCENT_INTERVALS:
-            module.fail_json(
-                msg=f"{where}.interval is {node.get('interval')!r}; allowed for EventFrequencyPercentCondition: "
-                f"{', '.join(PERCENT_INTERVALS)}"
-            )
-        check_number(module, where, node)
-    elif nid == "sentry.rules.filters.level.LevelFilter":
-        if str(node.get("level")) not in LEVELS:
-            module.fail_json(
-                msg=f"{where}.level is {node.get('level')!r}; allowed: {', '.join(LEVELS)} "
-                "(50 fatal, 40 error, 30 warning, 20 info, 10 debug, 0 sample)"
-            )
-        if node.get("match") not in MATCH_LEVEL:
-            module.fail_json(msg=f"{where}.match is {node.get('match')!r}; allowed: {', '.join(MATCH_LEVEL)}")
-    elif nid == EMAIL_ACTION:
-        target = node.get("targetType")
-        if target not in EMAIL_TARGETS:
-            module.fail_json(msg=f"{where}.targetType is {target!r}; allowed: {', '.join(EMAIL_TARGETS)}")
-        if target in ("Team", "Member") and node.get("targetIdentifier") in (None, ""):
-            module.fail_json(msg=f"{where}.targetIdentifier is required for targetType {target} (a team or user id)")
-        if node.get("fallthroughType") is not None and node["fallthroughType"] not in FALLTHROUGH:
-            module.fail_json(
-                msg=f"{where}.fallthroughType is {node['fallthroughType']!r}; allowed: {', '.join(FALLTHROUGH)}"
-            )
-
-
-def check_number(module, where, node):
-    try:
-        float(node.get("value"))
-    except (TypeError, ValueError):
-        module.fail_json(msg=f"{where}.value must be a number, got {node.get('value')!r}")
-
-
-def validate(module):
-    p = module.params
-    if p["state"] == "absent":
-        return
-    if not p["name"] or len(p["name"]) > 256:
-        module.fail_json(msg="name must be 1 to 256 characters long")
-    if not 5 <= p["frequency"] <= 43200:
-        module.fail_json(msg=f"frequency is {p['frequency']}; allowed: 5 to 43200 minutes")
-    if not p["actions"]:
-        module.fail_json(msg="actions must contain at least one action (Sentry refuses a rule without actions)")
-    if p["owner"] is not None and not (p["owner"].startswith(("team:", "user:")) and p["owner"][5:].isdigit()):
-        module.fail_json(msg=f"owner is {p['owner']!r}; allowed: team:<id> or user:<id>")
-    for kind in ("conditions", "filters", "actions"):
-        for index, node in enumerate(p[kind]):
-            check_node(module, kind, index, node)
-
-
-def desired_rule(p):
-    body = {
-        "name": p["name"],
-        "actionMatch": p["action_match"],
-        "filterMatch": p["filter_match"],
-        "frequency": p["frequency"],
-        "environment": p["environment"],
-        "conditions": p["conditions"],
-        "filters": p["filters"],
-        "actions": p["actions"],
-    }
-    if p["owner"] is not None:
-        body["owner"] = p["owner"]
-    return body
-
-
-def same_rule(desired, current):
-    for field in ("name", "actionMatch", "filterMatch", "frequency", "environment", "owner"):
-        if field in desired and canon(desired[field]) != canon(current.get(field)):
-            return False
-    return all(
-        match_nodes(desired[kind], current.get(kind), SERVER_NODE_KEYS) for kind in ("conditions", "filters", "actions")
-    )
-
-
-def view(rule):
-    """The managed part of a rule, for diff output."""
-    if not rule:
-        return {}
-    keys = ("name", "actionMatch", "filterMatch", "frequency", "environment", "owner")
-    out = {k: rule.get(k) for k in keys}
-    for kind in ("conditions", "filters", "actions"):
-        out[kind] = [{k: v for k, v in n.items() if k not in SERVER_NODE_KEYS} for n in rule.get(kind) or []]
-    return out
+        raise err
 
 
 def main():
-    module = build_module(
-        dict(
-            organization=dict(type="str", required=True),
-            project=dict(type="str", required=True),
-            name=dict(type="str", required=True),
-            action_match=dict(type="str", default="all", choices=["all", "any", "none"]),
-            filter_match=dict(type="str", default="all", choices=["all", "any", "none"]),
-            conditions=dict(type="list", elements="dict", default=[]),
-            filters=dict(type="list", elements="dict", default=[]),
-            actions=dict(type="list", elements="dict", default=[]),
-            frequency=dict(type="int", default=30),
-            environment=dict(type="str"),
-            owner=dict(type="str"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-        )
-    )
-    validate(module)
-    client = SentryClient.from_module(module)
-    try:
-        result = converge(module, client)
-    except SentryAPIError as err:
-        fail(module, err)
-    module.exit_json(**result)
-
-
-def find(client, org, proj, name, every=False):
-    """The rule(s) named `name` (every page of the list)."""
-    rules = oldest_first(client.get_all(client.path(URL_RULES, org=org, project=proj)))
-    named = [r for r in rules if r.get("name") == name]
-    if every:
-        return named
-    return named[0] if named else None
-
-
-def converge(module, client):
-    p = module.params
-    org, proj = p["organization"], p["project"]
-    named = find(client, org, proj, p["name"], every=True)
-    if len(named) > 1:
-        module.warn(
-            f"{len(named)} issue alert rules are named {p['name']!r}; managing the oldest, id {named[0].get('id')}"
-        )
-    current = named[0] if named else None
-
-    if p["state"] == "absent":
-        if current is None:
-            return dict(changed=False, rule={}, msg="rule does not exist")
-        if not module.check_mode:
-            client.delete(client.path(URL_RULE, org=org, project=proj, rule=current["id"]))
-        return dict(changed=True, rule={}, diff=dict(before=view(current), after={}))
-
-    desired = desired_rule(p)
-    if current is not None and same_rule(desired, current):
-        return dict(changed=False, rule=current)
-    diff = dict(before=view(current), after=view(desired))
-    if module.check_mode:
-        return dict(changed=True, rule=dict(current or {}, **desired), diff=diff)
-    if current is None:
-        try:
-            body = client.create_verified(
-                client.path(URL_RULES, org=org, project=proj), desired, lambda: find(client, org, proj, p["name"])
-            )
-        except SentryAPIError as err:
-            if err.status == 400 and isinstance(err.body, dict) and err.body.get("ruleId"):
-                module.fail_json(
-                    msg=f"Sentry refuses rule {p['name']!r}: an identical rule (same conditions, filters, actions, "
-                    f"environment and frequency) already exists with id {err.body['ruleId'][0]}. "
-                    "Rename that rule to this name, or remove it.",
-                    status=400,
-                )
-            raise
-        if not isinstance(body, dict) or "id" not in body:  # HTTP 202: {"uuid": ...}
-            module.warn("Sentry resolves the rule's Slack channel asynchronously; the rule appears once that is done")
-            return dict(changed=True, rule=body or {}, diff=diff)
-        rule_id = body["id"]
-    else:
-        rule_id = current["id"]
-        client.put(client.path(URL_RULE, org=org, project=proj, rule=rule_id), desired)
-    end = client.get(client.path(URL_RULE, org=org, project=proj, rule=rule_id))
-    return dict(changed=True, rule=end, diff=diff)
+    run_rules(IssueAlerts, dict(project=dict(type="str", required=True)))
 
 
 if __name__ == "__main__":

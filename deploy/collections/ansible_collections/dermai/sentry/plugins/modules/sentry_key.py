@@ -62,7 +62,7 @@ options:
     choices: [present, absent]
     default: present
 author:
-  - DermAI infrastructure team
+  - DermAI infrastructure team (@dermai)
 """
 
 EXAMPLES = r"""
@@ -106,10 +106,8 @@ from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
     MASK,
     URL_KEY,
     URL_KEYS,
-    SentryAPIError,
-    SentryClient,
     build_module,
-    fail,
+    execute,
 )
 
 DEFAULT_NAME = "Default"
@@ -181,12 +179,7 @@ def main():
         )
     )
     validate(module)
-    client = SentryClient.from_module(module)
-    try:
-        result = converge(module, client)
-    except SentryAPIError as err:
-        fail(module, err)
-    module.exit_json(**result)
+    execute(module, converge)
 
 
 def converge(module, client):

@@ -80,6 +80,9 @@ options:
   open_membership:
     description: Let members join any team (C(openMembership)).
     type: bool
+  allow_join_requests:
+    description: Let people without an invitation ask to join the organization (C(allowJoinRequests)).
+    type: bool
   require_2fa:
     description:
       - Require two-factor authentication for every member (C(require2FA)).
@@ -87,7 +90,7 @@ options:
         the module then fails with a message saying so. Members without 2FA are removed once it is enabled.
     type: bool
 author:
-  - DermAI infrastructure team
+  - DermAI infrastructure team (@dermai)
 """
 
 EXAMPLES = r"""
@@ -133,12 +136,14 @@ from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
     SentryClient,
     build_module,
     camel_payload,
-    check_crash_reports,
-    check_field_list,
-    check_pii_config,
     fail,
     fields_differ,
     update_settings,
+)
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_checks import (
+    check_crash_reports,
+    check_field_list,
+    check_pii_config,
 )
 
 ROLES = ["member", "admin", "manager", "owner"]
@@ -156,6 +161,7 @@ FIELDS = {
     "debug_files_role": "debugFilesRole",
     "scrape_javascript": "scrapeJavaScript",
     "open_membership": "openMembership",
+    "allow_join_requests": "allowJoinRequests",
     "require_2fa": "require2FA",
 }
 SET_FIELDS = ("sensitiveFields", "safeFields")
@@ -180,6 +186,7 @@ def main():
             debug_files_role=dict(type="str", choices=ROLES),
             scrape_javascript=dict(type="bool"),
             open_membership=dict(type="bool"),
+            allow_join_requests=dict(type="bool"),
             require_2fa=dict(type="bool"),
         )
     )
@@ -195,10 +202,12 @@ def main():
 
     def explain(err):
         body = err.body if isinstance(err.body, dict) else {}
-        if err.status == 400 and "require2FA" in body:
+        # The refusal comes as a field error ({"require2FA": [...]}) or, before the serializer runs, as a detail.
+        reason = body.get("require2FA") or (body.get("detail") if "two-factor" in str(body.get("detail")) else None)
+        if err.status == 400 and reason:
             module.fail_json(
                 msg="require_2fa: Sentry refused to require two-factor authentication: "
-                f"{body['require2FA']}. Precondition: the user that owns the API token must have 2FA enabled "
+                f"{reason}. Precondition: the user that owns the API token must have 2FA enabled "
                 "itself (and the organization must not use SSO). Enable 2FA for that user, or leave require_2fa unset.",
                 status=400,
             )

@@ -35,7 +35,7 @@ options:
     choices: [present, absent]
     default: present
 author:
-  - DermAI infrastructure team
+  - DermAI infrastructure team (@dermai)
 """
 
 EXAMPLES = r"""
@@ -62,9 +62,8 @@ from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
     URL_ORG_TEAMS,
     URL_TEAM,
     SentryAPIError,
-    SentryClient,
     build_module,
-    fail,
+    execute,
 )
 
 SLUG_RE = re.compile(r"^[a-z0-9_-]{1,50}$")
@@ -88,17 +87,12 @@ def main():
     if p["name"] is not None and not 1 <= len(p["name"]) <= 64:
         module.fail_json(msg="name must be 1 to 64 characters long")
 
-    client = SentryClient.from_module(module)
-    path = client.path(URL_TEAM, org=p["organization"], team=p["slug"])
-    try:
-        current = client.get(path, missing_ok=True)
-        result = converge(module, client, path, current)
-    except SentryAPIError as err:
-        fail(module, err)
-    module.exit_json(**result)
+    execute(module, converge)
 
 
-def converge(module, client, path, current):
+def converge(module, client):
+    path = client.path(URL_TEAM, org=module.params["organization"], team=module.params["slug"])
+    current = client.get(path, missing_ok=True)
     p = module.params
     if p["state"] == "absent":
         if current is None:

@@ -1,0 +1,124 @@
+"""A Sentry that dies, does not exist or never answered: the run fails fast, names the URL, writes nothing.
+
+Times are measured against a baseline measured in the same session: a run that stops at the first
+controller-side check (Ansible's start-up and the preflight, which any run pays on this machine). The
+fault may cost at most 15 s on top of it (issue 12, item 4: a dead Sentry fails the run in <= 15 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.unit.configure.runner import INVENTORY, PLAYBOOK, REPO, Backend, run_configure, start_double_backend
+
+pytestmark = pytest.mark.slow
+
+FAULT_BUDGET = 15.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:  # a free port that nothing listens on afterwards
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _timed(backend: Backend, tmp_path, *args, **kwargs):
+    start = time.monotonic()
+    run = run_configure(backend, tmp_path, tmp_path / "token", *args, **kwargs)
+    return run, time.monotonic() - start
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """Seconds of a run that fails at the first controller-side check (no request)."""
+    tmp = tmp_path_factory.mktemp("baseline")
+    url = f"http://127.0.0.1:{_free_port()}"
+    backend = Backend(url=url, token="sntryu_" + "0" * 64, url_prefix=url, metric_alerts=False)
+    run, elapsed = _timed(backend, tmp, extra_vars={"sentry_config_org_safe_fields": "not-a-list"})
+    assert run.rc != 0 and "sentry_config_org_safe_fields" in run.stdout
+    return elapsed
+
+
+@pytest.fixture
+def nobody_listening() -> Backend:
+    url = f"http://127.0.0.1:{_free_port()}"
+    return Backend(url=url, token="sntryu_" + "0" * 64, url_prefix=url, metric_alerts=False)
+
+
+def test_unreachable_sentry_fails_fast_naming_the_url(nobody_listening, tmp_path, baseline, capsys):
+    run, elapsed = _timed(nobody_listening, tmp_path)
+    with capsys.disabled():
+        print(f"\nunreachable Sentry: run failed after {elapsed:.1f} s (baseline {baseline:.1f} s)")
+    assert run.rc != 0
+    assert f"Sentry does not answer at {nobody_listening.url}/api/0/" in run.stdout
+    assert elapsed - baseline <= FAULT_BUDGET
+    assert not list(tmp_path.glob(".env*"))
+    assert nobody_listening.token not in run.stdout + run.stderr
+
+
+def test_a_name_that_does_not_resolve_fails_fast_without_retrying(tmp_path, baseline, capsys):
+    url = "http://sentry.dermai.invalid"  # .invalid never resolves (RFC 6761)
+    backend = Backend(url=url, token="sntryu_" + "0" * 64, url_prefix=url, metric_alerts=False)
+    run, elapsed = _timed(backend, tmp_path)
+    with capsys.disabled():
+        print(f"\nDNS failure: run failed after {elapsed:.1f} s (baseline {baseline:.1f} s)")
+    assert run.rc != 0
+    assert f"Sentry does not answer at {url}/api/0/" in run.stdout
+    assert elapsed - baseline <= FAULT_BUDGET
+
+
+def test_check_mode_against_an_unreachable_sentry_reports_and_writes_nothing(nobody_listening, tmp_path):
+    run, _ = _timed(nobody_listening, tmp_path, "--check", "--diff")
+    assert run.rc == 0, run.stdout[-3000:]
+    assert "Check mode: Sentry's API at" in run.stdout
+    assert not list(tmp_path.glob(".env*"))
+    assert nobody_listening.token not in run.stdout
+
+
+def test_sentry_killed_mid_run_fails_the_run_fast_and_writes_no_env_file(tmp_path, capsys):
+    backend = start_double_backend()
+    token_file = tmp_path / "token"
+    token_file.write_text(backend.token + "\n")
+    token_file.chmod(0o600)
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "ANSIBLE_"))}
+    environ.update(
+        PATH=f"{os.path.dirname(sys.executable)}:{environ.get('PATH', '')}",
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        SENTRY_URL=backend.url,
+        SENTRY_TOKEN_FILE=str(token_file),
+        SENTRY_ENV_DIR=str(env_dir),
+    )
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(INVENTORY), str(PLAYBOOK)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        # Kill Sentry once the first project exists: the keys and alerts are still to come.
+        while not any(m == "POST" and p.endswith("/projects/") for m, p, _ in backend.requests_log()):
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "the run never created a project"
+            time.sleep(0.05)
+        backend.server.stop()
+        killed = time.monotonic()
+        out, _ = proc.communicate(timeout=300)
+        elapsed = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with capsys.disabled():
+        print(f"\nSentry killed mid-run: the run failed {elapsed:.1f} s later")
+    assert proc.returncode != 0
+    assert f"The Sentry API step failed at {backend.url}" in out
+    assert elapsed <= FAULT_BUDGET, out[-4000:]
+    assert not list(env_dir.iterdir())
+    assert backend.token not in out
+    assert json.dumps(backend.token) not in out
