@@ -27,6 +27,14 @@ endif
 SKIP_ARGS := $(if $(SKIP_TAGS),--skip-tags $(SKIP_TAGS),)
 IS_LOCAL := $(filter inventories/local,$(patsubst %/,%,$(INVENTORY)))
 
+# FAST=1: the mitogen strategy (package `mitogen`, installed by `make deps`) for every
+# ansible-playbook these targets run. An opt-in only: ansible-core deprecates third-party strategy
+# plugins. `make bench` measures its speed-up on the no-op re-converge (docs/benchmarks.md).
+ifeq ($(FAST),1)
+export ANSIBLE_STRATEGY_PLUGINS := $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/ansible_mitogen/plugins/strategy))
+export ANSIBLE_STRATEGY := mitogen_linear
+endif
+
 .PHONY: help deps test-deps docker-engine lint unit e2e test vm vm-destroy deploy sandbox restore \
         sandbox-real sandbox-summary check verify configure role-docs upgrade-plan upgrades-doc \
         sentry-double real-sentry real-sentry-stop bench clean
@@ -37,7 +45,7 @@ help: ## Show this help
 
 $(DEPS_STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || python3 -c 'import ensurepip' 2>/dev/null || { echo "deps: python3 -m venv needs" \
-	  "Debian's python3-venv: apt-get install python3-venv (make test-deps installs it)" >&2; exit 1; }
+	  "Debian's package python3-venv (listed in deploy/bin/test-packages.txt)" >&2; exit 1; }
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
@@ -59,8 +67,8 @@ lint: $(DEPS_STAMP) ## yamllint, ansible-lint (production profile), ruff, syntax
 	ruff format --check .
 	@for p in deploy/*.yml; do ansible-playbook --syntax-check -i inventories/local "$$p" >/dev/null && echo "syntax ok: $$p"; done
 
-unit: $(DEPS_STAMP) ## Unit, module, double, contract and template tests (no VM needed)
-	pytest tests/unit deploy/collections/ansible_collections/dermai/sentry/tests/unit
+unit: $(DEPS_STAMP) ## Unit, module, double, contract and template tests (no VM needed; UNIT_WORKERS=2)
+	tests/run_unit.sh tests/unit deploy/collections/ansible_collections/dermai/sentry/tests/unit
 
 e2e: deps docker-engine ## End-to-end on the local VM: create, converge twice (changed=0), --check --diff, testinfra, scans
 	tests/e2e/run.sh

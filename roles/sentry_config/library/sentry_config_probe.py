@@ -73,6 +73,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+workflow_engine:
+  description: Whether Sentry runs its workflow engine (workflows/ answers 200; 404 before 26.7.0); null if unsure.
+  returned: success
+  type: bool
 scopes:
   description: Scopes of the token as Sentry reports them (empty when it does not say).
   returned: success
@@ -238,6 +242,12 @@ def main():
                 "or run Sentry with Snuba. Nothing was changed.",
             )
 
+    # Sentry's workflow engine (self-hosted 26.7.0 and later) answers its workflows endpoint; older
+    # releases answer 404. Probed once here and passed to the alert modules, which would otherwise
+    # each probe it themselves. Anything else (a 403, a 5xx) leaves the decision to the modules.
+    status, _body = probe.get(f"organizations/{quote(org, safe='')}/workflows/?per_page=1")
+    workflow_engine = True if status == 200 else False if status == 404 else None
+
     missing = []
     if p["environments"]:
         have = set()
@@ -257,7 +267,7 @@ def main():
                 " Nothing was changed.",
                 missing_environments=missing,
             )
-    module.exit_json(changed=False, scopes=scopes, missing_environments=missing)
+    module.exit_json(changed=False, scopes=scopes, missing_environments=missing, workflow_engine=workflow_engine)
 
 
 if __name__ == "__main__":

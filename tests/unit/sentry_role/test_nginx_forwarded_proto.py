@@ -32,7 +32,11 @@ _spec = importlib.util.spec_from_file_location(
 planner = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(planner)
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-UPSTREAM_REPO = Path(os.environ.get("SELF_HOSTED_REPO", "/work/.mirror/getsentry+self-hosted/repo"))
+UPSTREAM_REPO = Path(
+    os.environ.get("SENTRY_SELF_HOSTED_MIRROR")
+    or os.environ.get("SELF_HOSTED_REPO")
+    or "/nonexistent-self-hosted-clone"
+)
 ECHO_PORT, NGINX_PORT = 22011, 22012
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="Debian's nginx is not installed (make test-deps)")

@@ -1,7 +1,7 @@
 """The role's overlays applied to a real getsentry/self-hosted 26.8.0 tree.
 
 Uses a local snapshot of the upstream repository when one is on this machine
-(SENTRY_SELF_HOSTED_MIRROR, default /work/.mirror/getsentry+self-hosted/repo, e.g. from the
+(SENTRY_SELF_HOSTED_MIRROR or SELF_HOSTED_REPO; skipped with the reason when unset, e.g. from the
 search tool's `fetch`); nothing of it is committed. Skipped, with the reason, when absent.
 """
 
@@ -20,7 +20,11 @@ from tests.unit.sentry_role.conftest import Env
 
 pytestmark = pytest.mark.slow
 
-MIRROR = Path(os.environ.get("SENTRY_SELF_HOSTED_MIRROR", "/work/.mirror/getsentry+self-hosted/repo"))
+MIRROR = Path(
+    os.environ.get("SENTRY_SELF_HOSTED_MIRROR")
+    or os.environ.get("SELF_HOSTED_REPO")
+    or "/nonexistent-self-hosted-clone"
+)
 TAG = "26.8.0"
 
 

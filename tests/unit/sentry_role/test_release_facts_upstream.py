@@ -1,7 +1,7 @@
 """Every value of roles/sentry/vars/releases.yml, checked at every upstream tag it covers.
 
-Reads a clone of getsentry/self-hosted with its tags (SELF_HOSTED_REPO, default the mirror of
-this workspace); skipped, saying so, when there is none. Facts only: the test reads the case
+Reads a clone of getsentry/self-hosted with its tags (SENTRY_SELF_HOSTED_MIRROR or
+SELF_HOSTED_REPO); skipped, saying so, when there is none. Facts only: the test reads the case
 labels of install/parse-cli.sh, which files install/_lib.sh sources, where the compose file
 passes SENTRY_SYSTEM_SECRET_KEY, the image references and the bundled nginx conf.
 """
@@ -21,7 +21,11 @@ _spec = importlib.util.spec_from_file_location("sentry_upgrade", ROLE / "filter_
 planner = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(planner)
 TABLE = planner.load_table()
-REPO = Path(os.environ.get("SELF_HOSTED_REPO", "/work/.mirror/getsentry+self-hosted/repo"))
+REPO = Path(
+    os.environ.get("SENTRY_SELF_HOSTED_MIRROR")
+    or os.environ.get("SELF_HOSTED_REPO")
+    or "/nonexistent-self-hosted-clone"
+)
 
 pytestmark = pytest.mark.skipif(
     not (REPO / "HEAD").exists() and not (REPO / ".git").exists(),
