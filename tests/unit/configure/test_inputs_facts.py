@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 from tests.sentry_double.platforms import PROJECT_PLATFORMS
 from tests.sentry_double.rules import NODES
@@ -10,6 +11,10 @@ from tests.unit.configure.runner import REPO
 
 
 def _plugin():
+    # The plugin imports the collection's facts, as it does under ansible-playbook (collections_path).
+    collections = str(REPO / "deploy" / "collections")
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
     path = REPO / "roles" / "sentry_config" / "action_plugins" / "sentry_config_inputs.py"
     spec = importlib.util.spec_from_file_location("sentry_config_inputs", path)
     module = importlib.util.module_from_spec(spec)
