@@ -35,7 +35,7 @@ export ANSIBLE_STRATEGY_PLUGINS := $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/
 export ANSIBLE_STRATEGY := mitogen_linear
 endif
 
-.PHONY: help deps test-deps docker-engine lint unit e2e test vm vm-destroy deploy sandbox restore \
+.PHONY: help deps test-deps docker-engine lint sanity unit e2e test vm vm-destroy deploy sandbox restore \
         sandbox-real sandbox-summary check verify configure role-docs upgrade-plan upgrades-doc \
         sentry-double real-sentry real-sentry-stop bench clean
 
@@ -60,12 +60,26 @@ test-deps: ## Install the Debian packages `make test` needs (deploy/bin/test-pac
 docker-engine: ## Make sure a Docker Engine runs (installs docker.io, debootstrap); for the local VM
 	@deploy/bin/ensure-docker
 
-lint: $(DEPS_STAMP) ## yamllint, ansible-lint (production profile), ruff, syntax check of every playbook
+lint: $(DEPS_STAMP) sanity ## yamllint, ansible-lint (production profile), ruff, syntax check of every playbook, sanity
 	yamllint --strict .
 	ansible-lint --offline
 	ruff check .
 	ruff format --check .
 	@for p in deploy/*.yml; do ansible-playbook --syntax-check -i inventories/local "$$p" >/dev/null && echo "syntax ok: $$p"; done
+
+# ansible-test sanity of the dermai.sentry collection, in a throwaway HOME (its sanity virtualenvs are built
+# there from PyPI). ansible-test bootstraps pip in each with a script it downloads from a host this machine
+# cannot reach: deploy/collections/sanity_get_pip.py stands in for it (pip from the interpreter's ensurepip).
+# Skipped: shellcheck and pslint (the collection has no shell or PowerShell file; their tools are not installed).
+SANITY_PYTHON ?= $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+sanity: $(DEPS_STAMP) ## ansible-test sanity of the collection (deploy/collections/ansible_collections/dermai/sentry)
+	@home=$$(mktemp -d); trap 'rm -rf "$$home"' EXIT; \
+	pip_version=$$($(PY) -c 'import inspect, re, ansible_test._internal.python_requirements as r; \
+	  print(re.search(r"pip=.([0-9.]+).", inspect.getsource(r)).group(1))'); \
+	mkdir -p "$$home/.ansible/test/cache"; \
+	cp deploy/collections/sanity_get_pip.py "$$home/.ansible/test/cache/get_pip_$${pip_version//./_}.py"; \
+	cd deploy/collections/ansible_collections/dermai/sentry && HOME="$$home" ansible-test sanity \
+	  --python $(SANITY_PYTHON) --skip-test shellcheck --skip-test pslint
 
 unit: $(DEPS_STAMP) ## Unit, module, double, contract and template tests (no VM needed; UNIT_WORKERS=2)
 	tests/run_unit.sh tests/unit deploy/collections/ansible_collections/dermai/sentry/tests/unit

@@ -1,7 +1,7 @@
 """Converge benchmark: deploy/site.yml on a fresh local VM, then the no-op re-converge.
 
     make bench                              # with the other benchmarks (tests/bench/run.py)
-    .venv/bin/python tests/bench/bench_converge.py   # alone, prints the results as JSON
+    .venv/bin/python -m tests.bench.bench_converge   # alone, prints the results as JSON
 
 Starts its own VM (LOCAL_VM_NAME=dermai-vm-bench, ports offset by BENCH_VM_PORT_OFFSET,
 default 900, so it never touches a VM someone works on), prepares it like `make e2e`
@@ -27,17 +27,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-INVENTORY = "inventories/local"
+from tests.bench.common import INVENTORY, REPO, ansible_env, capture
+
 SKIP_TAGS = "sentry_stack"
-NOOP_TARGET_RATIO = 0.25
-NOOP_TARGET_SECONDS = 25.0
-NOOP_TARGET_TASKS = 100
+# Targets of the no-op re-converge: seconds, tasks, share of the first converge.
+NOOP_TARGETS = {"seconds": 25.0, "tasks": 100, "ratio": 0.25}
 FLOOR_TASKS = 100
 
 _RECAP_LINE = re.compile(
@@ -65,13 +63,9 @@ def totals(recap: dict[str, dict[str, int]]) -> dict[str, int]:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{REPO / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["LOCAL_VM_NAME"] = env.get("BENCH_VM_NAME", "dermai-vm-bench")
-    env["LOCAL_VM_PORT_OFFSET"] = env.get("BENCH_VM_PORT_OFFSET", "900")
-    return env
+    return ansible_env(
+        os.environ.get("BENCH_VM_NAME", "dermai-vm-bench"), os.environ.get("BENCH_VM_PORT_OFFSET", "900")
+    )
 
 
 def floor_playbook(tasks: int = FLOOR_TASKS) -> str:
@@ -82,16 +76,8 @@ def floor_playbook(tasks: int = FLOOR_TASKS) -> str:
 
 def mitogen_env(env: dict[str, str]) -> dict[str, str] | None:
     """The environment that turns on the mitogen_linear strategy, or None when mitogen is not installed."""
-    probe = subprocess.run(
-        [
-            str(REPO / ".venv" / "bin" / "python"),
-            "-c",
-            "import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    where = "import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))"
+    probe = capture([str(REPO / ".venv" / "bin" / "python"), "-c", where], env)
     if probe.returncode != 0:
         return None
     plugins = Path(probe.stdout.strip()) / "plugins" / "strategy"
@@ -100,7 +86,7 @@ def mitogen_env(env: dict[str, str]) -> dict[str, str] | None:
 
 def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
     started = time.monotonic()
-    result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    result = capture(argv, env)
     seconds = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(
@@ -132,7 +118,7 @@ def run() -> list[dict]:
         if fast_env is not None:
             fast_seconds, _ = _timed(converge, fast_env)
     finally:
-        subprocess.run(destroy, cwd=REPO, env=env, capture_output=True, check=False)
+        capture(destroy, env)
 
     first, noop = totals(parse_recap(first_out)), totals(parse_recap(noop_out))
     ratio = noop_seconds / first_seconds
@@ -145,8 +131,8 @@ def run() -> list[dict]:
             "converge: no-op re-converge, tasks run",
             noop_tasks,
             "tasks",
-            f"<= {NOOP_TARGET_TASKS}",
-            noop_tasks <= NOOP_TARGET_TASKS,
+            f"<= {NOOP_TARGETS['tasks']}",
+            noop_tasks <= NOOP_TARGETS["tasks"],
         ),
         _metric("converge: no-op at the floor (tasks x floor)", noop_tasks * per_task, "s"),
         _metric("converge: no-op / (tasks x floor)", noop_seconds / (noop_tasks * per_task), "x"),
@@ -154,8 +140,8 @@ def run() -> list[dict]:
             "converge: no-op re-converge wall time",
             noop_seconds,
             "s",
-            f"<= {NOOP_TARGET_SECONDS:.0f} s",
-            noop_seconds <= NOOP_TARGET_SECONDS,
+            f"<= {NOOP_TARGETS['seconds']:.0f} s",
+            noop_seconds <= NOOP_TARGETS["seconds"],
         ),
     ]
     if fast_seconds is not None:
@@ -170,10 +156,16 @@ def run() -> list[dict]:
             "converge: no-op re-converge",
             noop_seconds,
             "s",
-            f"<= {NOOP_TARGET_RATIO:.0%} of first",
-            ratio <= NOOP_TARGET_RATIO,
+            f"<= {NOOP_TARGETS['ratio']:.0%} of first",
+            ratio <= NOOP_TARGETS["ratio"],
         ),
-        _metric("converge: no-op / first", ratio * 100, "%", f"<= {NOOP_TARGET_RATIO:.0%}", ratio <= NOOP_TARGET_RATIO),
+        _metric(
+            "converge: no-op / first",
+            ratio * 100,
+            "%",
+            f"<= {NOOP_TARGETS['ratio']:.0%}",
+            ratio <= NOOP_TARGETS["ratio"],
+        ),
         _metric("converge: no-op changed tasks", noop["changed"], "tasks", "0", noop["changed"] == 0),
         _metric("converge: first ok tasks", first["ok"], "tasks"),
         _metric("converge: first changed tasks", first["changed"], "tasks"),

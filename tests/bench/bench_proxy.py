@@ -1,7 +1,7 @@
 """TLS proxy overhead: the ingest endpoint through nginx (https) versus SENTRY_BIND directly.
 
     make bench                                    # with the other benchmarks
-    .venv/bin/python tests/bench/bench_proxy.py   # alone, prints the rows as JSON
+    .venv/bin/python -m tests.bench.bench_proxy   # alone, prints the rows as JSON
 
 Both paths are measured the same way, from inside the VM on loopback, by wrk (Debian
 package, installed in the VM): POSTs of one small event envelope to
@@ -30,19 +30,15 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-INVENTORY = "inventories/local"
+from tests.bench.common import INVENTORY, ansible_env, capture
+
 HOST = "dermai-vm"
-TARGET_RATIO = 0.85
-TARGET_STATIC_RPS = 5000.0
-ROUNDS = 3
-DURATION_S = 8
-THREADS = 2
-CONNECTIONS = 4
+# Targets, static upstream: throughput ratio proxy/direct and the proxy's requests/s.
+TARGET_RATIO, TARGET_STATIC_RPS = 0.85, 5000.0
+# wrk: rounds per path (the median counts), seconds per round, threads, connections.
+ROUNDS, DURATION_S, THREADS, CONNECTIONS = 3, 8, 2, 4
 
 # wrk script: POST one event envelope per request, authenticated with the public key.
 _LUA = """\
@@ -53,28 +49,11 @@ wrk.body = %(body)s
 """
 
 
-def _env(vm_name: str | None = None, offset: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{REPO / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    if vm_name:
-        env["LOCAL_VM_NAME"] = vm_name
-        env["LOCAL_VM_PORT_OFFSET"] = offset or "0"
-    return env
-
-
 def _vm_shell(env: dict[str, str], command: str, timeout: int = 300) -> tuple[int, str, str]:
     """Run a shell command as root in the VM; (rc, stdout, stderr)."""
     run_env = dict(env, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-    done = subprocess.run(
-        ["ansible", "-i", INVENTORY, HOST, "-b", "-m", "ansible.builtin.shell", "-a", command],
-        capture_output=True,
-        text=True,
-        env=run_env,
-        cwd=REPO,
-        timeout=timeout,
-        check=False,
+    done = capture(
+        ["ansible", "-i", INVENTORY, HOST, "-b", "-m", "ansible.builtin.shell", "-a", command], run_env, timeout
     )
     start = done.stdout.find("{")
     if start < 0:
@@ -86,7 +65,9 @@ def _vm_shell(env: dict[str, str], command: str, timeout: int = 300) -> tuple[in
 
 
 def _playbook(env: dict[str, str], *args: str) -> None:
-    subprocess.run(["ansible-playbook", *args], env=env, cwd=REPO, check=True, capture_output=True, text=True)
+    done = capture(["ansible-playbook", *args], env)
+    if done.returncode != 0:
+        raise RuntimeError(f"ansible-playbook {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
 
 
 def _facts(env: dict[str, str]) -> dict | None:
@@ -96,7 +77,9 @@ def _facts(env: dict[str, str]) -> dict | None:
 
 def _build_vm(env: dict[str, str]) -> None:
     _playbook(env, "deploy/local_vm.yml")
-    subprocess.run(["tests/e2e/prepare-local.sh"], env=env, cwd=REPO, check=True, capture_output=True, text=True)
+    done = capture(["tests/e2e/prepare-local.sh"], env)
+    if done.returncode != 0:
+        raise RuntimeError(f"tests/e2e/prepare-local.sh failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
     _playbook(env, "-i", INVENTORY, "deploy/site.yml", "--skip-tags", "sentry_stack")
 
 
@@ -279,11 +262,11 @@ def _measure(env: dict[str, str], facts: dict) -> list[dict]:
 
 
 def run() -> list[dict]:
-    env = _env()
+    env = ansible_env()
     facts = _facts(env)
     own_vm = None
     if not facts:
-        own_vm = _env("dermai-vm-bench-proxy", os.environ.get("BENCH_PROXY_VM_PORT_OFFSET", "950"))
+        own_vm = ansible_env("dermai-vm-bench-proxy", os.environ.get("BENCH_PROXY_VM_PORT_OFFSET", "950"))
         _build_vm(own_vm)
         env = own_vm
         facts = _facts(env)

@@ -20,15 +20,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 FACTS = "/etc/ansible/facts.d/tls_proxy.fact"
 
-# Mozilla server-side TLS guideline 6.0: TLS 1.2 ciphers of the intermediate profile.
-MOZILLA_INTERMEDIATE_CIPHERS = {
+# Mozilla server-side TLS guideline 6.0: TLS 1.2 ciphers of the intermediate profile, in the profile's order
+# (tests/verify/test_tls_proxy.py checks nginx's ssl_ciphers against it).
+MOZILLA_INTERMEDIATE_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256",
     "ECDHE-RSA-AES128-GCM-SHA256",
     "ECDHE-ECDSA-AES256-GCM-SHA384",
     "ECDHE-RSA-AES256-GCM-SHA384",
     "ECDHE-ECDSA-CHACHA20-POLY1305",
     "ECDHE-RSA-CHACHA20-POLY1305",
-}
+)
 # TLS 1.3 cipher suites both profiles accept (OpenSSL's defaults, which Mozilla keeps).
 TLS13_SUITES = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
 
@@ -77,12 +78,10 @@ def curl(
 
 
 def ansible_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    return env
+    """The venv's Ansible with this checkout's ansible.cfg (unless ANSIBLE_CONFIG is set), output without colour."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    plain = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    return {"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), **os.environ, "PATH": path, **plain}
 
 
 def inventory_dir() -> str:

@@ -123,6 +123,12 @@ def _pem_sha256(pem: str) -> str:
 # ---- bad input: fails before any change ----------------------------------------------------
 
 
+def _provided(cert: str, key: str, **more: str) -> dict[str, str]:
+    """Extra vars of provided mode with this certificate and private key (and `more` variables)."""
+    mode = {"tls_proxy_certificate_mode": "provided"}
+    return {**mode, "tls_proxy_provided_certificate": cert, "tls_proxy_provided_private_key": key, **more}
+
+
 def _bad_inputs(ca: OperatorCA, fqdn: str) -> dict[str, tuple[dict, list[str]]]:
     good_cert, _ = ca.issue(fqdn)
     _, other_key = ca.issue(fqdn)
@@ -140,21 +146,11 @@ def _bad_inputs(ca: OperatorCA, fqdn: str) -> dict[str, tuple[dict, list[str]]]:
             ["tls_proxy_mozilla_profile", "intermediate", "modern"],
         ),
         "key_not_matching_certificate": (
-            {**provided, "tls_proxy_provided_certificate": good_cert, "tls_proxy_provided_private_key": other_key},
+            _provided(good_cert, other_key),
             ["tls_proxy_provided_private_key does not match"],
         ),
-        "certificate_for_another_fqdn": (
-            {
-                **provided,
-                "tls_proxy_provided_certificate": other_name_cert,
-                "tls_proxy_provided_private_key": other_name_key,
-            },
-            ["does not name tls_proxy_fqdn"],
-        ),
-        "certificate_expiring_soon": (
-            {**provided, "tls_proxy_provided_certificate": short_cert, "tls_proxy_provided_private_key": short_key},
-            ["tls_proxy_min_days_valid"],
-        ),
+        "certificate_for_another_fqdn": (_provided(other_name_cert, other_name_key), ["does not name tls_proxy_fqdn"]),
+        "certificate_expiring_soon": (_provided(short_cert, short_key), ["tls_proxy_min_days_valid"]),
         "provided_without_certificate": ({**provided}, ["tls_proxy_provided_certificate"]),
         "acme_without_email": (
             {"tls_proxy_certificate_mode": "acme", "tls_proxy_acme_email": ""},
@@ -193,14 +189,7 @@ def test_bad_input_fails_before_any_change(host, operator_ca, fqdn, case):
 def test_provided_private_key_never_appears_in_the_output(host, operator_ca, fqdn):
     cert, _ = operator_ca.issue(fqdn)
     _, key = operator_ca.issue(fqdn)
-    result = converge_tls_proxy(
-        inventory_name(host),
-        {
-            "tls_proxy_certificate_mode": "provided",
-            "tls_proxy_provided_certificate": cert,
-            "tls_proxy_provided_private_key": key,
-        },
-    )
+    result = converge_tls_proxy(inventory_name(host), _provided(cert, key))
     body = key.splitlines()[1]
     assert result.returncode != 0 and body not in result.stdout + result.stderr
 
@@ -210,15 +199,8 @@ def test_provided_private_key_never_appears_in_the_output(host, operator_ca, fqd
 
 def test_provided_mode_serves_the_operators_certificate(host, outside, operator_ca, fqdn, tmp_path):
     cert, key = operator_ca.issue(fqdn)
-    result = converge_tls_proxy(
-        inventory_name(host),
-        {
-            "tls_proxy_certificate_mode": "provided",
-            "tls_proxy_provided_certificate": cert,
-            "tls_proxy_provided_private_key": key,
-            "tls_proxy_provided_ca_certificate": _pem_cert(operator_ca.cert),
-        },
-    )
+    ca = _pem_cert(operator_ca.cert)
+    result = converge_tls_proxy(inventory_name(host), _provided(cert, key, tls_proxy_provided_ca_certificate=ca))
     assert result.returncode == 0, result.stdout[-4000:]
     assert key.splitlines()[1] not in result.stdout + result.stderr
     assert _served_sha256(host, outside) == _pem_sha256(cert)
@@ -265,22 +247,24 @@ def test_modern_profile_refuses_tls12(host, outside, internal_ca_converged):
         context.wrap_socket(raw, server_hostname=name)
 
 
-def test_ingest_rate_limit_answers_429(host, internal_ca_converged):
-    facts = tls_facts(host)
-    codes = host.check_output(
-        f"for i in $(seq 40); do curl -sk -o /dev/null -w '%{{http_code}} ' --resolve {facts['fqdn']}:443:127.0.0.1"
-        f" -X POST https://{facts['fqdn']}/api/1/envelope/; done"
+def _status_codes(host, count: int, request: str) -> list[str]:
+    """The HTTP status of `count` curl requests the host makes to its own proxy; `request` ends curl's
+    arguments, with {fqdn} for the proxy's name."""
+    fqdn = tls_facts(host)["fqdn"]
+    return host.check_output(
+        f"for i in $(seq {count}); do curl -sk -o /dev/null -w '%{{http_code}} ' --resolve {fqdn}:443:127.0.0.1"
+        f" {request.format(fqdn=fqdn)}; done"
     ).split()
+
+
+def test_ingest_rate_limit_answers_429(host, internal_ca_converged):
+    codes = _status_codes(host, 40, "-X POST https://{fqdn}/api/1/envelope/")
     # 40 requests within a minute against 1r/m with a burst of 5: all but about 6 are refused.
     assert codes.count("429") >= 30 and len(codes) == 40, codes
 
 
 def test_rate_limit_leaves_other_paths_alone(host, internal_ca_converged):
-    facts = tls_facts(host)
-    codes = host.check_output(
-        f"for i in $(seq 20); do curl -sk -o /dev/null -w '%{{http_code}} ' --resolve {facts['fqdn']}:443:127.0.0.1"
-        f" https://{facts['fqdn']}/_health/; done"
-    ).split()
+    codes = _status_codes(host, 20, "https://{fqdn}/_health/")
     assert set(codes) == {"200"}, codes
 
 

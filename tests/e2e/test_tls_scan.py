@@ -116,7 +116,7 @@ def test_tls12_ciphers_are_only_the_profile_ciphers(host, sslscan_ciphers):
     if tls_facts(host)["mozilla_profile"] == "modern":
         assert tls12 == set()
     else:
-        assert tls12 and tls12 <= MOZILLA_INTERMEDIATE_CIPHERS, tls12
+        assert tls12 and tls12 <= set(MOZILLA_INTERMEDIATE_CIPHERS), tls12
 
 
 def test_tls13_suites_are_the_standard_aead_suites(sslscan_ciphers):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import json
 import os
 import pathlib
 import subprocess
@@ -132,3 +133,20 @@ def shared_real_sentry() -> RealSentry:
         if _SHARED.started_here and os.environ.get("REAL_SENTRY_KEEP") != "1":
             atexit.register(_stop_at_exit, _SHARED)
     return _SHARED
+
+
+def sentry_exec(script: pathlib.Path, marker: str, env: dict[str, str]) -> dict:
+    """Run `script` with `sentry exec -c` on the server's own venv and configuration, as the role runs it in
+    Sentry's web container; the JSON its output prints after `marker` (the one line that starts with it)."""
+    home = pathlib.Path(os.environ.get("REAL_SENTRY_HOME", HERE.parents[1] / ".real-sentry"))
+    proc = subprocess.run(
+        [str(home / "venv" / "bin" / "sentry"), "exec", "-c", script.read_text()],
+        env=dict(os.environ, SENTRY_CONF=str(home / "conf"), **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith(f"{marker} ")]
+    return json.loads(line.split(" ", 1)[1])

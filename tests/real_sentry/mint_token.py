@@ -4,22 +4,9 @@ import os
 
 from sentry.models import ApiToken, User
 
-SCOPES = [
-    "org:read",
-    "org:write",
-    "org:admin",
-    "team:read",
-    "team:write",
-    "team:admin",
-    "project:read",
-    "project:write",
-    "project:admin",
-    "project:releases",
-    "member:read",
-    "event:read",
-    "alerts:read",
-    "alerts:write",
-]
+LEVELS = {"org": "read write admin", "team": "read write admin", "project": "read write admin releases"}
+LEVELS.update(member="read", event="read", alerts="read write")
+SCOPES = [f"{resource}:{level}" for resource, levels in LEVELS.items() for level in levels.split()]
 
 user = User.objects.get(username=os.environ["REAL_SENTRY_ADMIN_EMAIL"])
 ApiToken.objects.filter(user=user).delete()

@@ -26,6 +26,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 CHROMIUM = os.environ.get("SANDBOX_CHROMIUM", "/usr/bin/chromium")
+# Chromium without a display, a sandbox, a GPU or any call home (also tests/unit/compliance's PDF printing).
+HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 def free_port() -> int:
@@ -109,13 +119,7 @@ class Browser:
         rules = ", ".join(f"MAP {name} {target}" for name, target in resolve.items())
         args = [
             CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
+            *HEADLESS,
             "--remote-debugging-address=127.0.0.1",
             f"--remote-debugging-port={self.port}",
             f"--user-data-dir={self.profile}",

@@ -18,7 +18,7 @@ from . import serializers as ser
 from . import workflows as wf
 from .pagination import PaginationError, paginate
 from .rules import find_duplicate, validate_issue_rule, validate_metric_alert
-from .state import TOKEN_USER, State, now_iso
+from .state import ALL_SCOPES, TOKEN_USER, State, now_iso
 from .validation import (
     Form,
     Invalid,
@@ -104,6 +104,22 @@ class Request:
 Response = tuple[int, Any, dict[str, str]]
 
 
+def search(rows: list[dict[str, Any]], query: str | None, unknown_keys_match: bool) -> list[dict[str, Any]]:
+    """Sentry's `query` on teams and projects: `slug:a,b`, `id:1,2`, or a bare word in the slug or name.
+    An unknown `key:value` matches nothing for teams and is ignored for projects (unknown_keys_match)."""
+    for token in (query or "").split():
+        key, _, value = token.partition(":")
+        if key == "slug":
+            rows = [r for r in rows if r["slug"] in value.split(",")]
+        elif key == "id":
+            rows = [r for r in rows if r["id"] in value.split(",")]
+        elif not value:
+            rows = [r for r in rows if token.lower() in r["slug"] or token.lower() in r["name"].lower()]
+        elif not unknown_keys_match:
+            rows = []
+    return rows
+
+
 def slugify(text: str) -> str:
     slug = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-")
     return slug[:50] or "project"
@@ -118,122 +134,107 @@ class Api:
         self.page_size = page_size
         # (compiled path, {method: (handler, scopes or None for no auth)})
         self.routes: list[tuple[re.Pattern[str], dict[str, tuple[Callable[..., Response], list[str] | None]]]] = []
-        org = r"(?P<org>[^/]+)"
-        project = r"(?P<project>[^/]+)"
-        rules_scopes_read = [*PROJECT_READ, "alerts:read", "alerts:write"]
-        rules_scopes_write = [*PROJECT_WRITE, "alerts:write"]
+        rules_read = [*PROJECT_READ, "alerts:read", "alerts:write"]
+        rules_write = [*PROJECT_WRITE, "alerts:write"]
         alert_read = [*ORG_READ, "alerts:read", "alerts:write"]
         alert_write = ["org:write", "org:admin", "alerts:write"]
-        self._add(r"/api/0/", GET=(self.index, None))
-        self._add(r"/api/0/organizations/", GET=(self.list_orgs, None))
-        self._add(rf"/api/0/organizations/{org}/audit-logs/", GET=(self.list_audit_logs, audit.AUDIT_SCOPES))
-        self._add(rf"/api/0/organizations/{org}/", GET=(self.get_org, ORG_READ), PUT=(self.put_org, ORG_READ[1:]))
-        self._add(
-            rf"/api/0/organizations/{org}/teams/",
-            GET=(self.list_teams, ORG_READ),
-            POST=(self.create_team, ["org:write", "org:admin", "team:write"]),
+        team_read, team_write = ["team:read", "team:write", "team:admin"], ["team:write", "team:admin"]
+        new_team = ["org:write", "org:admin", "team:write"]
+        new_project = ["project:write", "project:admin", "org:write", "org:admin"]
+        events = ["event:read", "event:write", "event:admin"]
+        anyone, org_write, audit_read = None, ORG_READ[1:], audit.AUDIT_SCOPES
+        apps, everyone = sentry_apps.SentryApps(self), list(ALL_SCOPES)
+        app_read, app_write = sentry_apps.APP_READ, sentry_apps.APP_WRITE
+        self.releases = rel = releases.Releases(self)
+        repos_read, read = releases.REPOS_READ, RELEASES_READ
+        team_admin, project_admin, alert_create = ["team:admin"], ["project:admin"], [*ORG_READ, "alerts:write"]
+        flows = wf.handlers(self)  # workflows/, detectors/, alert-rule-workflow/, alert-rule-detector/ (26.7+)
+        alerts_read = wf.ALERTS_READ
+        # One row a route, every row alike: (method, path below /api/0/, handler, scopes).
+        self.table(
+            ("GET", "", self.index, anyone),
+            ("GET", "organizations/", self.list_orgs, anyone),
+            ("GET", "organizations/{org}/audit-logs/", self.list_audit_logs, audit_read),
+            ("GET", "organizations/{org}/", self.get_org, ORG_READ),
+            ("PUT", "organizations/{org}/", self.put_org, org_write),
+            ("GET", "organizations/{org}/teams/", self.list_teams, ORG_READ),
+            ("POST", "organizations/{org}/teams/", self.create_team, new_team),
+            ("GET", "teams/{org}/{team}/", self.get_team, team_read),
+            ("PUT", "teams/{org}/{team}/", self.put_team, team_write),
+            ("DELETE", "teams/{org}/{team}/", self.delete_team, team_admin),
+            ("GET", "teams/{org}/{team}/projects/", self.list_team_projects, PROJECT_READ),
+            ("POST", "teams/{org}/{team}/projects/", self.create_project, new_project),
+            ("GET", "organizations/{org}/projects/", self.list_org_projects, ORG_READ),
+            ("GET", "projects/", self.list_all_projects, PROJECT_READ),
+            ("GET", "projects/{org}/{project}/", self.get_project, PROJECT_READ),
+            ("PUT", "projects/{org}/{project}/", self.put_project, PROJECT_READ),
+            ("DELETE", "projects/{org}/{project}/", self.delete_project, project_admin),
+            ("POST", "projects/{org}/{project}/teams/{team}/", self.add_project_team, PROJECT_WRITE),
+            ("DELETE", "projects/{org}/{project}/teams/{team}/", self.remove_project_team, PROJECT_WRITE),
+            ("GET", "projects/{org}/{project}/keys/", self.list_keys, PROJECT_READ),
+            ("POST", "projects/{org}/{project}/keys/", self.create_key, PROJECT_WRITE),
+            ("GET", "projects/{org}/{project}/keys/{key}/", self.get_key, PROJECT_READ),
+            ("PUT", "projects/{org}/{project}/keys/{key}/", self.put_key, PROJECT_WRITE),
+            ("DELETE", "projects/{org}/{project}/keys/{key}/", self.delete_key, project_admin),
+            ("GET", "projects/{org}/{project}/rules/", self.list_rules, rules_read),
+            ("POST", "projects/{org}/{project}/rules/", self.create_rule, rules_write),
+            ("GET", "projects/{org}/{project}/rules/{rule}/", self.get_rule, rules_read),
+            ("PUT", "projects/{org}/{project}/rules/{rule}/", self.put_rule, rules_write),
+            ("DELETE", "projects/{org}/{project}/rules/{rule}/", self.delete_rule, rules_write),
+            ("GET", "organizations/{org}/alert-rules/", self.list_alert_rules, alert_read),
+            ("POST", "organizations/{org}/alert-rules/", self.create_alert_rule, alert_create),
+            ("GET", "organizations/{org}/alert-rules/{alert}/", self.get_alert_rule, alert_read),
+            ("PUT", "organizations/{org}/alert-rules/{alert}/", self.put_alert_rule, alert_write),
+            ("DELETE", "organizations/{org}/alert-rules/{alert}/", self.delete_alert_rule, alert_write),
+            ("GET", "organizations/{org}/workflows/", flows.list_workflows, alerts_read),
+            ("GET", "organizations/{org}/workflows/{obj_id}/", flows.get_workflow, alerts_read),
+            ("GET", "organizations/{org}/detectors/", flows.list_detectors, alerts_read),
+            ("GET", "organizations/{org}/detectors/{obj_id}/", flows.get_detector, alerts_read),
+            ("GET", "organizations/{org}/alert-rule-workflow/", flows.rule_workflow, alerts_read),
+            ("GET", "organizations/{org}/alert-rule-detector/", flows.rule_detector, alerts_read),
+            ("GET", "projects/{org}/{project}/environments/", self.list_environments, PROJECT_READ),
+            ("GET", "projects/{org}/{project}/events/", self.list_events, events),
+            ("GET", "projects/{org}/{project}/events/{event}/", self.get_event, events),
+            ("GET", "organizations/{org}/releases/", self.list_releases, RELEASES_READ),
+            ("POST", "organizations/{org}/releases/", self.create_release, RELEASES),
+            ("GET", "organizations/{org}/releases/{version}/", self.get_release, RELEASES_READ),
+            ("PUT", "organizations/{org}/releases/{version}/", self.put_release, RELEASES),
+            ("DELETE", "organizations/{org}/releases/{version}/", self.delete_release, RELEASES),
+            ("GET", "organizations/{org}/releases/{version}/deploys/", self.list_deploys, RELEASES_READ),
+            ("POST", "organizations/{org}/releases/{version}/deploys/", self.create_deploy, RELEASES),
+            ("GET", "projects/{org}/{project}/releases/", self.list_project_releases, RELEASES_READ),
+            ("POST", "projects/{org}/{project}/releases/", self.create_project_release, RELEASES),
+            ("GET", "projects/{org}/{project}/releases/{version}/", self.get_project_release, RELEASES_READ),
+            ("PUT", "projects/{org}/{project}/releases/{version}/", self.put_project_release, RELEASES),
+            ("GET", "sentry-apps/", apps.list_apps, everyone),
+            ("POST", "sentry-apps/", apps.create_app, everyone),
+            ("GET", "sentry-apps/{app}/", apps.get_app, app_read),
+            ("PUT", "sentry-apps/{app}/", apps.put_app, app_write),
+            ("DELETE", "sentry-apps/{app}/", apps.delete_app, app_write),
+            ("GET", "sentry-apps/{app}/api-tokens/", apps.list_tokens, app_write),
+            ("POST", "sentry-apps/{app}/api-tokens/", apps.create_token, app_write),
+            ("DELETE", "sentry-apps/{app}/api-tokens/{api_token}/", apps.delete_token, app_write),
+            ("GET", "organizations/{org}/sentry-apps/", apps.list_org_apps, app_read),
+            ("GET", "organizations/{org}/repos/", rel.list_repos, repos_read),
+            ("GET", "organizations/{org}/releases/{version}/commits/", rel.list_commits, RELEASES_READ),
+            ("GET", "organizations/{org}/releases/{version}/previous-with-commits/", rel.previous_with_commits, read),
+            ("GET", "organizations/{org}/chunk-upload/", rel.chunk_options, RELEASES_READ),
+            ("POST", "organizations/{org}/chunk-upload/", rel.chunk_upload, RELEASES),
+            ("POST", "organizations/{org}/artifactbundle/assemble/", rel.assemble_bundle, RELEASES),
+            ("GET", "projects/{org}/{project}/files/artifact-bundles/", rel.list_bundles, RELEASES_READ),
+            ("GET", "projects/{org}/{project}/artifact-bundles/{bundle}/files/", rel.list_bundle_files, read),
         )
-        self._add(
-            rf"/api/0/teams/{org}/(?P<team>[^/]+)/",
-            GET=(self.get_team, ["team:read", "team:write", "team:admin"]),
-            PUT=(self.put_team, ["team:write", "team:admin"]),
-            DELETE=(self.delete_team, ["team:admin"]),
-        )
-        self._add(
-            rf"/api/0/teams/{org}/(?P<team>[^/]+)/projects/",
-            GET=(self.list_team_projects, PROJECT_READ),
-            POST=(self.create_project, ["project:write", "project:admin", "org:write", "org:admin"]),
-        )
-        self._add(rf"/api/0/organizations/{org}/projects/", GET=(self.list_org_projects, ORG_READ))
-        self._add(r"/api/0/projects/", GET=(self.list_all_projects, PROJECT_READ))
-        self._add(
-            rf"/api/0/projects/{org}/{project}/",
-            GET=(self.get_project, PROJECT_READ),
-            PUT=(self.put_project, PROJECT_READ),
-            DELETE=(self.delete_project, ["project:admin"]),
-        )
-        self._add(
-            rf"/api/0/projects/{org}/{project}/teams/(?P<team>[^/]+)/",
-            POST=(self.add_project_team, PROJECT_WRITE),
-            DELETE=(self.remove_project_team, PROJECT_WRITE),
-        )
-        self._add(
-            rf"/api/0/projects/{org}/{project}/keys/",
-            GET=(self.list_keys, PROJECT_READ),
-            POST=(self.create_key, PROJECT_WRITE),
-        )
-        self._add(
-            rf"/api/0/projects/{org}/{project}/keys/(?P<key>[^/]+)/",
-            GET=(self.get_key, PROJECT_READ),
-            PUT=(self.put_key, PROJECT_WRITE),
-            DELETE=(self.delete_key, ["project:admin"]),
-        )
-        self._add(
-            rf"/api/0/projects/{org}/{project}/rules/",
-            GET=(self.list_rules, rules_scopes_read),
-            POST=(self.create_rule, rules_scopes_write),
-        )
-        self._add(
-            rf"/api/0/projects/{org}/{project}/rules/(?P<rule>[^/]+)/",
-            GET=(self.get_rule, rules_scopes_read),
-            PUT=(self.put_rule, rules_scopes_write),
-            DELETE=(self.delete_rule, rules_scopes_write),
-        )
-        self._add(
-            rf"/api/0/organizations/{org}/alert-rules/",
-            GET=(self.list_alert_rules, alert_read),
-            POST=(self.create_alert_rule, [*ORG_READ, "alerts:write"]),
-        )
-        self._add(
-            rf"/api/0/organizations/{org}/alert-rules/(?P<alert>[^/]+)/",
-            GET=(self.get_alert_rule, alert_read),
-            PUT=(self.put_alert_rule, alert_write),
-            DELETE=(self.delete_alert_rule, alert_write),
-        )
-        wf.register(self, org)  # workflows/, detectors/, alert-rule-workflow/, alert-rule-detector/ (26.7+)
-        self._add(
-            rf"/api/0/projects/{org}/{project}/environments/",
-            GET=(self.list_environments, PROJECT_READ),
-        )
-        self._add(
-            rf"/api/0/projects/{org}/{project}/events/",
-            GET=(self.list_events, ["event:read", "event:write", "event:admin"]),
-        )
-        self._add(
-            rf"/api/0/projects/{org}/{project}/events/(?P<event>[^/]+)/",
-            GET=(self.get_event, ["event:read", "event:write", "event:admin"]),
-        )
-        self._add(
-            rf"/api/0/organizations/{org}/releases/",
-            GET=(self.list_releases, RELEASES_READ),
-            POST=(self.create_release, RELEASES),
-        )
-        self._add(
-            rf"/api/0/organizations/{org}/releases/(?P<version>[^/]+)/",
-            GET=(self.get_release, RELEASES_READ),
-            PUT=(self.put_release, RELEASES),
-            DELETE=(self.delete_release, RELEASES),
-        )
-        self._add(
-            rf"/api/0/organizations/{org}/releases/(?P<version>[^/]+)/deploys/",
-            GET=(self.list_deploys, RELEASES_READ),
-            POST=(self.create_deploy, RELEASES),
-        )
-        self._add(
-            rf"/api/0/projects/{org}/{project}/releases/",
-            GET=(self.list_project_releases, RELEASES_READ),
-            POST=(self.create_project_release, RELEASES),
-        )
-        self._add(
-            rf"/api/0/projects/{org}/{project}/releases/(?P<version>[^/]+)/",
-            GET=(self.get_project_release, RELEASES_READ),
-            PUT=(self.put_project_release, RELEASES),
-        )
-        sentry_apps.register(self)
-        self.releases = releases.register(self)
 
-    def _add(self, pattern: str, **methods) -> None:
-        self.routes.append((re.compile("^" + pattern + "$"), methods))
+    def table(self, *rows: tuple[str, str, Callable[..., Response], list[str] | None]) -> None:
+        """Routes, one method a row: (method, path below /api/0/ with {name} for one path segment, handler,
+        scopes any of which the token needs, or None for no authentication). A path is matched in the order
+        of its first row; its other rows may follow anywhere in the same table."""
+        paths: dict[str, dict[str, tuple[Callable[..., Response], list[str] | None]]] = {}
+        for method, path, handler, scopes in rows:
+            paths.setdefault(path, {})[method] = (handler, scopes)
+        for path, methods in paths.items():
+            pattern = "/api/0/" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
+            self.routes.append((re.compile("^" + pattern + "$"), methods))
 
     # ================================================================== dispatch
     def dispatch(self, req: Request) -> Response:
@@ -398,19 +399,7 @@ class Api:
 
     # ================================================================== teams
     def list_teams(self, req: Request, org: dict[str, Any]) -> Response:
-        teams = self.state.teams_of(org["slug"])
-        query = req.arg("query")
-        if query:
-            for token in query.split():
-                key, _, value = token.partition(":")
-                if key == "slug":
-                    teams = [t for t in teams if t["slug"] in value.split(",")]
-                elif key == "id":
-                    teams = [t for t in teams if t["id"] in value.split(",")]
-                elif not value:
-                    teams = [t for t in teams if token.lower() in t["slug"] or token.lower() in t["name"].lower()]
-                else:
-                    teams = []
+        teams = search(self.state.teams_of(org["slug"]), req.arg("query"), unknown_keys_match=False)
         detailed = req.arg("detailed", "1") != "0"
         rows = []
         for team in teams:
@@ -500,17 +489,7 @@ class Api:
         return 201, self._project_summary(project), {}
 
     def list_org_projects(self, req: Request, org: dict[str, Any]) -> Response:
-        projects = self.state.projects_of(org["slug"])
-        query = req.arg("query")
-        if query:
-            for token in query.split():
-                key, _, value = token.partition(":")
-                if key == "slug":
-                    projects = [p for p in projects if p["slug"] in value.split(",")]
-                elif key == "id":
-                    projects = [p for p in projects if p["id"] in value.split(",")]
-                elif not value:
-                    projects = [p for p in projects if token.lower() in p["slug"] or token.lower() in p["name"].lower()]
+        projects = search(self.state.projects_of(org["slug"]), req.arg("query"), unknown_keys_match=True)
         return self._page(req, [self._project_summary(p) for p in projects])
 
     def list_all_projects(self, req: Request) -> Response:
@@ -589,11 +568,15 @@ class Api:
         return 200, self._project_detail(project), {}
 
     # ================================================================== keys
-    def _find_key(self, project: dict[str, Any], public: str) -> dict[str, Any]:
-        key = self.state.data["keys"].get(public)
-        if key is None or key["project"] != project["id"]:
+    def _owned(self, table: str, ident: str, owner: str, owner_value: str) -> dict[str, Any]:
+        """Row `ident` of `table` when its `owner` field is `owner_value` (its project or organization); else 404."""
+        row = self.state.data[table].get(ident)
+        if row is None or row[owner] != owner_value:
             raise not_found()
-        return key
+        return row
+
+    def _find_key(self, project: dict[str, Any], public: str) -> dict[str, Any]:
+        return self._owned("keys", public, "project", project["id"])
 
     def list_keys(self, req: Request, org: dict[str, Any], project: dict[str, Any]) -> Response:
         keys = self.state.keys_of(project["id"])
@@ -674,10 +657,7 @@ class Api:
         }
 
     def _find_rule(self, project: dict[str, Any], rule_id: str) -> dict[str, Any]:
-        rule = self.state.data["rules"].get(rule_id)
-        if rule is None or rule["project"] != project["id"]:
-            raise not_found()
-        return rule
+        return self._owned("rules", rule_id, "project", project["id"])
 
     def list_rules(self, req: Request, org: dict[str, Any], project: dict[str, Any]) -> Response:
         rows = [ser.rule(r, project["slug"]) for r in self.state.rules_of(project["id"])]
@@ -736,10 +716,7 @@ class Api:
         }
 
     def _find_alert(self, org: dict[str, Any], alert_id: str) -> dict[str, Any]:
-        alert = self.state.data["alert_rules"].get(alert_id)
-        if alert is None or alert["org"] != org["slug"]:
-            raise not_found()
-        return alert
+        return self._owned("alert_rules", alert_id, "org", org["slug"])
 
     def list_alert_rules(self, req: Request, org: dict[str, Any]) -> Response:
         rows = [a for a in self.state.data["alert_rules"].values() if a["org"] == org["slug"]]

@@ -25,9 +25,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from typing import Any
-from urllib.parse import quote, urlencode
 
-from .pagination import MAX_PER_PAGE, PaginationError
+from .pagination import PaginationError, link_header, page_length
 from .state import TOKEN_USER
 
 AUDIT_SCOPES = ["org:write"]
@@ -176,17 +175,10 @@ def list_entries(state, org: dict[str, Any], query: dict[str, list[str]], path: 
         rows = [e for e in rows if e["event"] == event]  # unknown names match nothing (queryset.none())
     if actor is not None:
         rows = [e for e in rows if actor_id == int(TOKEN_USER["id"])]
-    per_page = page_size
-    if "per_page" in query:
-        try:
-            per_page = int(query["per_page"][-1])
-        except ValueError:
-            return 400, {"detail": "Invalid per_page parameter."}, {}
-        if per_page > MAX_PER_PAGE:
-            return 400, {"detail": f"Invalid per_page value. Cannot exceed {MAX_PER_PAGE}."}, {}
-        if per_page < 1:
-            return 400, {"detail": "Invalid per_page parameter."}, {}
-        per_page = min(per_page, page_size)
+    try:
+        per_page = page_length(query, page_size)
+    except PaginationError as exc:
+        return 400, {"detail": str(exc)}, {}
     try:
         value, offset, is_prev = _cursor((query.get("cursor") or [None])[-1])
     except PaginationError as exc:
@@ -216,14 +208,6 @@ def list_entries(state, org: dict[str, Any], query: dict[str, list[str]], path: 
         next_cursor = f"{value or 0}:{offset}:0"
         prev_cursor = f"{value or 0}:0:1"
     has_prev = bool(page) and any(key(e) > key(page[0]) for e in ordered)
-    kept = [(k, v) for k, values in query.items() if k != "cursor" for v in values]
-    base = url_prefix.rstrip("/") + quote(path)
-    base = f"{base}?{urlencode(kept)}" if kept else f"{base}?"
-
-    def link(rel: str, cursor: str, results: bool) -> str:
-        flag = "true" if results else "false"
-        return f'<{base}&cursor={cursor}>; rel="{rel}"; results="{flag}"; cursor="{cursor}"'
-
-    header = ", ".join([link("previous", prev_cursor, has_prev), link("next", next_cursor, has_next)])
+    header = link_header(url_prefix, path, query, ("previous", prev_cursor, has_prev), ("next", next_cursor, has_next))
     body = {"rows": [_serialize(e) for e in page], "options": API_NAMES}
     return 200, body, {"Link": header}

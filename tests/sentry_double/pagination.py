@@ -33,6 +33,33 @@ def _parse_cursor(raw: str) -> tuple[int, bool]:
     return offset, is_prev
 
 
+def page_length(query: dict[str, list[str]], page_size: int) -> int:
+    """``per_page``, honoured up to 100 like Sentry but never above the double's page size (the default)."""
+    if "per_page" not in query:
+        return page_size
+    try:
+        requested = int(query["per_page"][-1])
+    except ValueError as exc:
+        raise PaginationError("Invalid per_page parameter.") from exc
+    if requested > MAX_PER_PAGE:
+        raise PaginationError(f"Invalid per_page value. Cannot exceed {MAX_PER_PAGE}.")
+    if requested < 1:
+        raise PaginationError("Invalid per_page parameter.")
+    return min(requested, page_size)
+
+
+def link_header(url_prefix: str, path: str, query: dict[str, list[str]], *links: tuple[str, str, bool]) -> str:
+    """The ``Link`` header: one entry per (rel, cursor, results) on the absolute URL of `path`, its other
+    query parameters kept."""
+    kept = [(k, v) for k, values in query.items() if k != "cursor" for v in values]
+    base = url_prefix.rstrip("/") + quote(path)
+    base = f"{base}?{urlencode(kept)}" if kept else f"{base}?"
+    return ", ".join(
+        f'<{base}&cursor={cursor}>; rel="{rel}"; results="{"true" if results else "false"}"; cursor="{cursor}"'
+        for rel, cursor, results in links
+    )
+
+
 def paginate(
     rows: list[Any],
     query: dict[str, list[str]],
@@ -45,35 +72,18 @@ def paginate(
     ``per_page`` is honoured up to 100 like Sentry, but never above the double's page size so
     that clients always exercise pagination; the default is the double's page size.
     """
-    per_page = page_size
-    if "per_page" in query:
-        try:
-            requested = int(query["per_page"][-1])
-        except ValueError as exc:
-            raise PaginationError("Invalid per_page parameter.") from exc
-        if requested > MAX_PER_PAGE:
-            raise PaginationError(f"Invalid per_page value. Cannot exceed {MAX_PER_PAGE}.")
-        if requested < 1:
-            raise PaginationError("Invalid per_page parameter.")
-        per_page = min(requested, page_size)
+    per_page = page_length(query, page_size)
     offset = 0
     if query.get("cursor"):
         offset, _is_prev = _parse_cursor(query["cursor"][-1])
     page = rows[offset : offset + per_page]
     has_next = offset + per_page < len(rows)
     prev_offset = max(0, offset - per_page)
-    kept = [(k, v) for k, values in query.items() if k != "cursor" for v in values]
-    base = url_prefix.rstrip("/") + quote(path)
-    base = f"{base}?{urlencode(kept)}" if kept else f"{base}?"
-
-    def link(rel: str, cursor: str, results: bool) -> str:
-        flag = "true" if results else "false"
-        return f'<{base}&cursor={cursor}>; rel="{rel}"; results="{flag}"; cursor="{cursor}"'
-
-    header = ", ".join(
-        [
-            link("previous", f"0:{prev_offset}:1", offset > 0),
-            link("next", f"0:{offset + per_page}:0", has_next),
-        ]
+    header = link_header(
+        url_prefix,
+        path,
+        query,
+        ("previous", f"0:{prev_offset}:1", offset > 0),
+        ("next", f"0:{offset + per_page}:0", has_next),
     )
     return page, header

@@ -357,28 +357,3 @@ def _read_bundle(blob: bytes) -> tuple[list[dict[str, Any]], str]:
             )
     bundle_id = str(manifest.get("debug_id") or hashlib.sha1(blob).hexdigest())  # noqa: S324
     return files, bundle_id
-
-
-def register(api: Api) -> Releases:
-    rel = Releases(api)
-    org = r"(?P<org>[^/]+)"
-    project = r"(?P<project>[^/]+)"
-    version = r"(?P<version>[^/]+)"
-    api._add(rf"/api/0/organizations/{org}/repos/", GET=(rel.list_repos, REPOS_READ))
-    api._add(rf"/api/0/organizations/{org}/releases/{version}/commits/", GET=(rel.list_commits, RELEASES_READ))
-    api._add(
-        rf"/api/0/organizations/{org}/releases/{version}/previous-with-commits/",
-        GET=(rel.previous_with_commits, RELEASES_READ),
-    )
-    api._add(
-        rf"/api/0/organizations/{org}/chunk-upload/",
-        GET=(rel.chunk_options, RELEASES_READ),
-        POST=(rel.chunk_upload, RELEASES),
-    )
-    api._add(rf"/api/0/organizations/{org}/artifactbundle/assemble/", POST=(rel.assemble_bundle, RELEASES))
-    api._add(rf"/api/0/projects/{org}/{project}/files/artifact-bundles/", GET=(rel.list_bundles, RELEASES_READ))
-    api._add(
-        rf"/api/0/projects/{org}/{project}/artifact-bundles/(?P<bundle>[^/]+)/files/",
-        GET=(rel.list_bundle_files, RELEASES_READ),
-    )
-    return rel

@@ -29,11 +29,19 @@ class NodeError(Exception):
     """A rule node's form did not validate; carries the message RuleNodeField raises."""
 
 
-def _choice(data: dict, name: str, choices, cleaned: dict, required: bool = True) -> None:
+def _given(data: dict, name: str, required: bool = True):
+    """The submitted value of field `name`; None where it is empty and optional, NodeError where required."""
     value = data.get(name)
     if value in (None, ""):
         if required:
             raise NodeError(REQUIRED)
+        return None
+    return value
+
+
+def _choice(data: dict, name: str, choices, cleaned: dict, required: bool = True) -> None:
+    value = _given(data, name, required)
+    if value is None:
         return
     value = str(value)
     if value not in choices:
@@ -42,10 +50,8 @@ def _choice(data: dict, name: str, choices, cleaned: dict, required: bool = True
 
 
 def _integer(data: dict, name: str, cleaned: dict, required: bool = True) -> None:
-    value = data.get(name)
-    if value in (None, ""):
-        if required:
-            raise NodeError(REQUIRED)
+    value = _given(data, name, required)
+    if value is None:
         return
     try:
         if isinstance(value, bool):
@@ -57,9 +63,7 @@ def _integer(data: dict, name: str, cleaned: dict, required: bool = True) -> Non
 
 
 def _number(data: dict, name: str, cleaned: dict) -> None:
-    value = data.get(name)
-    if value in (None, ""):
-        raise NodeError(REQUIRED)
+    value = _given(data, name)
     try:
         cleaned[name] = float(value)
     except (TypeError, ValueError) as exc:
@@ -67,12 +71,9 @@ def _number(data: dict, name: str, cleaned: dict) -> None:
 
 
 def _text(data: dict, name: str, cleaned: dict, required: bool = True) -> None:
-    value = data.get(name)
-    if value in (None, ""):
-        if required:
-            raise NodeError(REQUIRED)
-        return
-    cleaned[name] = str(value)
+    value = _given(data, name, required)
+    if value is not None:
+        cleaned[name] = str(value)
 
 
 def _frequency_form(data: dict, project_ctx: dict) -> dict:
@@ -98,20 +99,23 @@ def _percent_form(data: dict, project_ctx: dict) -> dict:
     return cleaned
 
 
-def _attribute_form(data: dict, project_ctx: dict) -> dict:
-    cleaned: dict = {}
-    _text(data, "attribute", cleaned)
-    _choice(data, "match", ATTR_MATCHES, cleaned)
-    _text(data, "value", cleaned, required=data.get("match") not in ("is", "ns"))
-    return cleaned
+def _match_form(subject: str):
+    """The form of a `<subject> <match> <value>` node: event_attribute's `attribute`, tagged_event's `key`."""
+
+    def form(data: dict, project_ctx: dict) -> dict:
+        cleaned: dict = {}
+        _text(data, subject, cleaned)
+        _choice(data, "match", ATTR_MATCHES, cleaned)
+        _text(data, "value", cleaned, required=data.get("match") not in ("is", "ns"))
+        return cleaned
+
+    return form
 
 
-def _tag_form(data: dict, project_ctx: dict) -> dict:
-    cleaned: dict = {}
-    _text(data, "key", cleaned)
-    _choice(data, "match", ATTR_MATCHES, cleaned)
-    _text(data, "value", cleaned, required=data.get("match") not in ("is", "ns"))
-    return cleaned
+_attribute_form = _match_form("attribute")
+_tag_form = _match_form("key")
+# The event_attribute condition and filter are one node in two places.
+_ATTRIBUTE_NODE = ("filter", "The event's {attribute} value {match} {value}", _attribute_form)
 
 
 def _level_form(data: dict, project_ctx: dict) -> dict:
@@ -216,16 +220,8 @@ NODES: dict[str, tuple[str, str, Any]] = {
         "The issue affects more than {value} percent of sessions in {interval}",
         _percent_form,
     ),
-    _C + "event_attribute.EventAttributeCondition": (
-        "filter",
-        "The event's {attribute} value {match} {value}",
-        _attribute_form,
-    ),
-    _F + "event_attribute.EventAttributeFilter": (
-        "filter",
-        "The event's {attribute} value {match} {value}",
-        _attribute_form,
-    ),
+    _C + "event_attribute.EventAttributeCondition": _ATTRIBUTE_NODE,
+    _F + "event_attribute.EventAttributeFilter": _ATTRIBUTE_NODE,
     _C + "tagged_event.TaggedEventCondition": ("filter", "The event's tags match {key} {match} {value}", _tag_form),
     _F + "tagged_event.TaggedEventFilter": ("filter", "The event's tags match {key} {match} {value}", _tag_form),
     _C + "level.LevelCondition": ("filter", "The event's level is {match} {level}", _level_form),

@@ -21,6 +21,26 @@ class Client:
         return call
 
 
+# The organization's privacy settings DermAI runs with, as PUT /organizations/{org}/ takes them.
+ORG_PRIVACY = {
+    "dataScrubber": True,
+    "dataScrubberDefaults": True,
+    "scrubIPAddresses": True,
+    "sensitiveFields": ["mrn", "patient_id"],
+    "safeFields": [],
+    "storeCrashReports": 0,
+    "enhancedPrivacy": True,
+    "allowSharedIssues": False,
+}
+# A project's scrubbing settings and issue resolve age, as PUT /projects/{org}/{project}/ takes them.
+PROJECT_PRIVACY = {
+    "dataScrubber": True,
+    "dataScrubberDefaults": True,
+    "scrubIPAddresses": True,
+    "sensitiveFields": ["mrn"],
+    "safeFields": [],
+    "resolveAge": 168,
+}
 EMAIL_TEAM_ACTION = {"id": "sentry.mail.actions.NotifyEmailAction", "targetType": "IssueOwners"}
 FIRST_SEEN = {"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}
 

@@ -330,23 +330,3 @@ def token_org(state: Any, token: str | None) -> str | None:
         return None
     app = state.data["sentry_apps"].get(tok["app"])
     return app["org"] if app is not None else None
-
-
-def register(api: Api) -> SentryApps:
-    apps = SentryApps(api)
-    slug = r"(?P<app>[^/]+)"
-    api._add(r"/api/0/sentry-apps/", GET=(apps.list_apps, list(ALL_SCOPES)), POST=(apps.create_app, list(ALL_SCOPES)))
-    api._add(
-        rf"/api/0/sentry-apps/{slug}/",
-        GET=(apps.get_app, APP_READ),
-        PUT=(apps.put_app, APP_WRITE),
-        DELETE=(apps.delete_app, APP_WRITE),
-    )
-    api._add(
-        rf"/api/0/sentry-apps/{slug}/api-tokens/",
-        GET=(apps.list_tokens, APP_WRITE),
-        POST=(apps.create_token, APP_WRITE),
-    )
-    api._add(rf"/api/0/sentry-apps/{slug}/api-tokens/(?P<api_token>[^/]+)/", DELETE=(apps.delete_token, APP_WRITE))
-    api._add(r"/api/0/organizations/(?P<org>[^/]+)/sentry-apps/", GET=(apps.list_org_apps, APP_READ))
-    return apps

@@ -61,25 +61,6 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.double.verbose:
             super().log_message(format, *args)
 
-    # every verb goes through one path
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_OPTIONS(self) -> None:
-        self._handle()
-
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
@@ -106,6 +87,24 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
+    def _control(self, what: str, raw: bytes) -> None:
+        """The test-control endpoints: DELETE clears the faults or the request log; POST /__double__/faults
+        arms a fault; GET /__double__/requests reads the log."""
+        double = self.server.double
+        if self.command == "DELETE":
+            (double.clear_faults if what == "faults" else double.clear_requests)()
+            self._send(204, None)
+        elif what == "requests":
+            self._send(200, [list(entry) for entry in double.requests])
+        else:
+            try:
+                spec = json.loads(raw or b"{}")
+                double.inject_fault(**spec)
+            except (TypeError, ValueError, re.error) as exc:
+                self._send(400, {"detail": f"bad fault: {exc}"})
+                return
+            self._send(201, spec)
+
     def _handle(self) -> None:
         double = self.server.double
         parts = urlsplit(self.path)
@@ -114,25 +113,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_health/":
             self._send(200, None, {"Content-Type": "text/plain"}, raw=b"ok")
             return
-        if path == "/__double__/faults":
-            if self.command == "DELETE":
-                double.clear_faults()
-                self._send(204, None)
-            else:
-                try:
-                    spec = json.loads(raw or b"{}")
-                    double.inject_fault(**spec)
-                except (TypeError, ValueError, re.error) as exc:
-                    self._send(400, {"detail": f"bad fault: {exc}"})
-                    return
-                self._send(201, spec)
-            return
-        if path == "/__double__/requests":
-            if self.command == "DELETE":
-                double.clear_requests()
-                self._send(204, None)
-            else:
-                self._send(200, [list(entry) for entry in double.requests])
+        if path in ("/__double__/faults", "/__double__/requests"):
+            self._control(path.rsplit("/", 1)[1], raw)
             return
         if self.command in ("POST", "PUT", "DELETE") and path.startswith("/api/0/"):
             double.log_body(self.command, path, raw)
@@ -159,6 +141,9 @@ class _Handler(BaseHTTPRequestHandler):
                 status, body, headers = 500, {"detail": "Internal Error"}, {}
         double.log(self.command, path, status)
         self._send(status, body, headers)
+
+    # every verb goes through one path
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
 
     def _route(self, path: str, query: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
         double = self.server.double
@@ -350,19 +335,9 @@ class Double:
         self.stop()
 
 
-def start_double(
-    host: str = "127.0.0.1",
-    port: int = 0,
-    url_prefix: str | None = None,
-    token: str | None = None,
-    state_file: str | None = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    extra_tokens: dict[str, Iterable[str]] | None = None,
-    tls: tuple[str, str] | None = None,
-    release: str | None = None,
-) -> Double:
-    """Start the double in a background thread and return its handle."""
-    return Double(host, port, url_prefix, token, state_file, page_size, extra_tokens, tls=tls, release=release).start()
+def start_double(**options: Any) -> Double:
+    """Start the double (keyword options: those of ``Double``) in a background thread and return its handle."""
+    return Double(**options).start()
 
 
 def read_or_create_token(path: str) -> str:

@@ -15,30 +15,18 @@ import tempfile
 import threading
 from typing import Any
 
-# Every scope a Sentry user token can carry (SENTRY_SCOPES in src/sentry/conf/server.py).
-ALL_SCOPES = (
-    "org:read",
-    "org:write",
-    "org:admin",
-    "org:integrations",
-    "org:ci",
-    "member:invite",
-    "member:read",
-    "member:write",
-    "member:admin",
-    "team:read",
-    "team:write",
-    "team:admin",
-    "project:read",
-    "project:write",
-    "project:admin",
-    "project:releases",
-    "project:distribution",
-    "event:read",
-    "event:write",
-    "event:admin",
-    "alerts:read",
-    "alerts:write",
+# Every scope a Sentry user token can carry (SENTRY_SCOPES in src/sentry/conf/server.py), resource by resource.
+ALL_SCOPES = tuple(
+    f"{resource}:{level}"
+    for resource, levels in (
+        ("org", "read write admin integrations ci"),
+        ("member", "invite read write admin"),
+        ("team", "read write admin"),
+        ("project", "read write admin releases distribution"),
+        ("event", "read write admin"),
+        ("alerts", "read write"),
+    )
+    for level in levels.split()
 )
 
 DEFAULT_ORG_SLUG = "sentry"
@@ -212,14 +200,18 @@ class State:
         self.data["teams"][team["id"]] = team
         return team
 
+    def _of_org(self, kind: str, org_slug: str) -> list[dict[str, Any]]:
+        """The teams or projects (`kind`) of one organization, by slug."""
+        return sorted((o for o in self.data[kind].values() if o["org"] == org_slug), key=lambda o: o["slug"])
+
+    def _find_in_org(self, kind: str, org_slug: str, id_or_slug: str) -> dict[str, Any] | None:
+        return next((o for o in self._of_org(kind, org_slug) if id_or_slug in (o["slug"], o["id"])), None)
+
     def teams_of(self, org_slug: str) -> list[dict[str, Any]]:
-        return sorted((t for t in self.data["teams"].values() if t["org"] == org_slug), key=lambda t: t["slug"])
+        return self._of_org("teams", org_slug)
 
     def find_team(self, org_slug: str, id_or_slug: str) -> dict[str, Any] | None:
-        for team in self.data["teams"].values():
-            if team["org"] == org_slug and id_or_slug in (team["slug"], team["id"]):
-                return team
-        return None
+        return self._find_in_org("teams", org_slug, id_or_slug)
 
     # ---------------------------------------------------------------- projects
     def create_project(
@@ -294,13 +286,10 @@ class State:
         return project
 
     def projects_of(self, org_slug: str) -> list[dict[str, Any]]:
-        return sorted((p for p in self.data["projects"].values() if p["org"] == org_slug), key=lambda p: p["slug"])
+        return self._of_org("projects", org_slug)
 
     def find_project(self, org_slug: str, id_or_slug: str) -> dict[str, Any] | None:
-        for project in self.data["projects"].values():
-            if project["org"] == org_slug and id_or_slug in (project["slug"], project["id"]):
-                return project
-        return None
+        return self._find_in_org("projects", org_slug, id_or_slug)
 
     def delete_project(self, project_id: str) -> None:
         self.data["projects"].pop(project_id, None)

@@ -19,6 +19,7 @@ Before 26.7 none of these routes exist (404) and nothing is dual-written.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from .state import now_iso
@@ -105,7 +106,11 @@ def _error_detector(state, project: dict[str, Any]) -> dict[str, Any]:
     return det
 
 
-def _save_workflow(state, org: dict[str, Any], wid: str | None, values: dict[str, Any]) -> dict[str, Any]:
+def _save_workflow(state, org: dict[str, Any], key: str, legacy: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """The workflow of an issue rule (key ruleId) or a metric alert (alertRuleId), created or rewritten from it;
+    key None: a new workflow without a legacy object (`legacy` gives its name and environment)."""
+    row = _mapping(state, "alert_rule_workflow", key, legacy["id"]) if key else None
+    wid = row["workflowId"] if row else None
     data = _tables(state)
     if wid is None or wid not in data["workflows"]:
         wid = str(state.next_id("workflow"))
@@ -119,7 +124,7 @@ def _save_workflow(state, org: dict[str, Any], wid: str | None, values: dict[str
             "lastTriggered": None,
         }
     workflow = data["workflows"][wid]
-    workflow.update(values, dateUpdated=now_iso())
+    workflow.update({"name": legacy["name"], "environment": legacy.get("environment"), **values}, dateUpdated=now_iso())
     return workflow
 
 
@@ -128,25 +133,15 @@ def after_rule_write(state, org: dict[str, Any], project: dict[str, Any], rule: 
     if not engine_on(state):
         return
     detector = _error_detector(state, project)
-    row = _mapping(state, "alert_rule_workflow", "ruleId", rule["id"])
+    triggers = {"logicType": rule["actionMatch"], "conditions": [dict(c) for c in rule["conditions"]]}
+    actions = {
+        "logicType": rule.get("filterMatch") or "all",
+        "conditions": [dict(f) for f in rule["filters"]],
+        "actions": [dict(a) for a in rule["actions"]],
+    }
+    config, ids = {"frequency": rule["frequency"]}, [detector["id"]]
     workflow = _save_workflow(
-        state,
-        org,
-        row["workflowId"] if row else None,
-        {
-            "name": rule["name"],
-            "environment": rule.get("environment"),
-            "config": {"frequency": rule["frequency"]},
-            "triggers": {"logicType": rule["actionMatch"], "conditions": [dict(c) for c in rule["conditions"]]},
-            "actionFilters": [
-                {
-                    "logicType": rule.get("filterMatch") or "all",
-                    "conditions": [dict(f) for f in rule["filters"]],
-                    "actions": [dict(a) for a in rule["actions"]],
-                }
-            ],
-            "detectorIds": [detector["id"]],
-        },
+        state, org, "ruleId", rule, config=config, triggers=triggers, actionFilters=[actions], detectorIds=ids
     )
     _link(state, "alert_rule_workflow", "ruleId", rule["id"], "workflowId", workflow["id"])
     _link(state, "alert_rule_detector", "ruleId", rule["id"], "detectorId", detector["id"])
@@ -183,26 +178,17 @@ def after_alert_rule_write(state, org: dict[str, Any], alert: dict[str, Any], pr
         dataSources=[{"aggregate": alert["aggregate"], "query": alert["query"], "timeWindow": alert["timeWindow"]}],
         conditionGroup={"logicType": "any", "conditions": conditions},
     )
-    wrow = _mapping(state, "alert_rule_workflow", "alertRuleId", alert["id"])
-    workflow = _save_workflow(
-        state,
-        org,
-        wrow["workflowId"] if wrow else None,
+    by_priority = [
         {
-            "name": alert["name"],
-            "environment": alert.get("environment"),
-            "config": {},
-            "triggers": {"logicType": "any", "conditions": []},
-            "actionFilters": [
-                {
-                    "logicType": "any",
-                    "conditions": [{"type": "issue_priority_equals", "comparison": t["label"]}],
-                    "actions": [dict(a) for a in t["actions"]],
-                }
-                for t in alert["triggers"]
-            ],
-            "detectorIds": [did],
-        },
+            "logicType": "any",
+            "conditions": [{"type": "issue_priority_equals", "comparison": t["label"]}],
+            "actions": [dict(a) for a in t["actions"]],
+        }
+        for t in alert["triggers"]
+    ]
+    triggers = {"logicType": "any", "conditions": []}
+    workflow = _save_workflow(
+        state, org, "alertRuleId", alert, config={}, triggers=triggers, actionFilters=by_priority, detectorIds=[did]
     )
     _link(state, "alert_rule_detector", "alertRuleId", alert["id"], "detectorId", did)
     _link(state, "alert_rule_workflow", "alertRuleId", alert["id"], "workflowId", workflow["id"])
@@ -220,19 +206,18 @@ def add_ui_workflow(state, org: dict[str, Any], project: dict[str, Any], name: s
     """A workflow made in the new UI (no legacy rule): what an operator clicks together on 26.7+."""
     with state.lock:
         detector = _error_detector(state, project)
+        triggers = {"logicType": "any-short", "conditions": [{"type": "first_seen_event"}]}
+        made = {"name": name, "environment": None}
         workflow = _save_workflow(
             state,
             org,
             None,
-            {
-                "name": name,
-                "environment": None,
-                "config": {"frequency": 30},
-                "triggers": {"logicType": "any-short", "conditions": [{"type": "first_seen_event"}]},
-                "actionFilters": [],
-                "detectorIds": [detector["id"]],
-                "ui": True,
-            },
+            made,
+            config={"frequency": 30},
+            triggers=triggers,
+            actionFilters=[],
+            detectorIds=[detector["id"]],
+            ui=True,
         )
         state.save()
         return workflow
@@ -316,8 +301,8 @@ def _view(state, table: str, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def register(api, org_pattern: str) -> None:
-    """Add the workflow-engine routes to the double's route table (404 before 26.7)."""
+def handlers(api) -> SimpleNamespace:
+    """The workflow-engine endpoints (404 before 26.7), routed in api.py."""
     state = api.state
 
     def org_rows(table: str, org: dict[str, Any]) -> list[dict[str, Any]]:
@@ -377,19 +362,11 @@ def register(api, org_pattern: str) -> None:
 
         return handler
 
-    api._add(rf"/api/0/organizations/{org_pattern}/workflows/", GET=(lister("workflows"), ALERTS_READ))
-    api._add(
-        rf"/api/0/organizations/{org_pattern}/workflows/(?P<obj_id>[^/]+)/", GET=(getter("workflows"), ALERTS_READ)
-    )
-    api._add(rf"/api/0/organizations/{org_pattern}/detectors/", GET=(lister("detectors"), ALERTS_READ))
-    api._add(
-        rf"/api/0/organizations/{org_pattern}/detectors/(?P<obj_id>[^/]+)/", GET=(getter("detectors"), ALERTS_READ)
-    )
-    api._add(
-        rf"/api/0/organizations/{org_pattern}/alert-rule-workflow/",
-        GET=(mapping("alert_rule_workflow", "workflowId"), ALERTS_READ),
-    )
-    api._add(
-        rf"/api/0/organizations/{org_pattern}/alert-rule-detector/",
-        GET=(mapping("alert_rule_detector", "detectorId"), ALERTS_READ),
+    return SimpleNamespace(
+        list_workflows=lister("workflows"),
+        get_workflow=getter("workflows"),
+        list_detectors=lister("detectors"),
+        get_detector=getter("detectors"),
+        rule_workflow=mapping("alert_rule_workflow", "workflowId"),
+        rule_detector=mapping("alert_rule_detector", "detectorId"),
     )

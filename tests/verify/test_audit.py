@@ -7,13 +7,14 @@ Sentry API (the double on the local VM), high-water mark, destination.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests.verify._roles_settings import role_setting
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = "sentry-audit-export"
@@ -24,20 +25,10 @@ SIX_YEARS_DAYS = 6 * 365
 pytestmark = pytest.mark.hipaa("164.312(b)")
 
 
-@cache
-def _defaults(role: str) -> dict:
-    return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text()) or {}
-
-
 @pytest.fixture
 def setting(inventory_var):
-    def lookup(host, role: str, name: str):
-        try:
-            return inventory_var(host, name)
-        except Exception:
-            return _defaults(role)[name]
-
-    return lookup
+    """setting(host, role, name): the inventory's value for the host, else the role's default."""
+    return functools.partial(role_setting, inventory_var)
 
 
 def _config(host) -> dict:

@@ -72,9 +72,7 @@ def test_apt_daily_upgrade_timer_is_enabled(host):
 
 def test_sysctl_file_is_root_owned_and_not_writable_by_others(host):
     sysctl = host.file(SYSCTL_FILE)
-    assert sysctl.user == "root"
-    assert sysctl.group == "root"
-    assert sysctl.mode == 0o644
+    assert (sysctl.user, sysctl.group, sysctl.mode) == ("root", "root", 0o644)
 
 
 def test_sysctl_file_keeps_the_documented_docker_ip_forward_exception(host, inventory_var):

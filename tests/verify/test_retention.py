@@ -13,32 +13,23 @@ VM serves the Sentry API double and its checkout is a fixture without the stack'
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.verify._roles_settings import role_setting
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-@cache
-def _defaults(role: str) -> dict:
-    path = REPO / "roles" / role / "defaults" / "main.yml"
-    return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
 
 
 @pytest.fixture
 def setting(inventory_var):
-    def lookup(host, role: str, name: str):
-        try:
-            return inventory_var(host, name)
-        except Exception:
-            return _defaults(role)[name]
-
-    return lookup
+    """setting(host, role, name): the inventory's value for the host, else the role's default."""
+    return functools.partial(role_setting, inventory_var)
 
 
 @pytest.fixture

@@ -14,17 +14,9 @@ import uuid
 
 import pytest
 
-FACTS = "/etc/ansible/facts.d/tls_proxy.fact"
+# The facts file and Mozilla's intermediate TLS 1.2 cipher list, as the outside probes use them.
+from tests.e2e.test_tls_helpers import FACTS, MOZILLA_INTERMEDIATE_CIPHERS
 
-# Mozilla server-side TLS guideline 6.0, intermediate profile: the TLS 1.2 cipher list.
-MOZILLA_INTERMEDIATE_CIPHERS = [
-    "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256",
-    "ECDHE-ECDSA-AES256-GCM-SHA384",
-    "ECDHE-RSA-AES256-GCM-SHA384",
-    "ECDHE-ECDSA-CHACHA20-POLY1305",
-    "ECDHE-RSA-CHACHA20-POLY1305",
-]
 # Variables whose values can carry query strings, referrers or cookies (PHI) into a log.
 PHI_LOG_VARIABLES = [
     "$request ",

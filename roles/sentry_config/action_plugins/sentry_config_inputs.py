@@ -24,6 +24,15 @@ import re
 import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+
+# The rule node ids (CONDITION_IDS, FILTER_IDS, ACTION_IDS are imported for the tests that compare them with
+# Sentry's registry) and the platform ids: one list each, the collection's.
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_checks import (  # noqa: F401
+    ACTION_IDS,
+    CONDITION_IDS,
+    FILTER_IDS,
+    NODE_IDS,
+)
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_checks import PLATFORMS as _COLLECTION_PLATFORMS
 
 SPEC_FILE = os.path.join(os.path.dirname(__file__), "..", "meta", "argument_specs.yml")
@@ -44,59 +53,9 @@ TEAM_NAME_MAX = 64
 RULE_NAME_MAX = 64
 METRIC_NAME_MAX = 64
 
-# Rule node ids the legacy /rules/ API accepts (the rule registry of Sentry 23.7 to 26.x:
-# src/sentry/rules/{conditions,filters,actions}/, src/sentry/mail/actions.py). Condition-type nodes
-# that act as filters are accepted in both lists, as Sentry's registry does.
-_C = "sentry.rules.conditions."
-_F = "sentry.rules.filters."
-CONDITION_IDS = frozenset(
-    _C + name
-    for name in (
-        "every_event.EveryEventCondition",
-        "first_seen_event.FirstSeenEventCondition",
-        "regression_event.RegressionEventCondition",
-        "reappeared_event.ReappearedEventCondition",
-        "high_priority_issue.NewHighPriorityIssueCondition",
-        "high_priority_issue.ExistingHighPriorityIssueCondition",
-        "event_frequency.EventFrequencyCondition",
-        "event_frequency.EventUniqueUserFrequencyCondition",
-        "event_frequency.EventFrequencyPercentCondition",
-    )
-)
-FILTER_IDS = frozenset(
-    [
-        _C + n
-        for n in (
-            "event_attribute.EventAttributeCondition",
-            "tagged_event.TaggedEventCondition",
-            "level.LevelCondition",
-        )
-    ]
-    + [
-        _F + n
-        for n in (
-            "event_attribute.EventAttributeFilter",
-            "tagged_event.TaggedEventFilter",
-            "level.LevelFilter",
-            "age_comparison.AgeComparisonFilter",
-            "issue_occurrences.IssueOccurrencesFilter",
-            "assigned_to.AssignedToFilter",
-            "latest_release.LatestReleaseFilter",
-            "issue_category.IssueCategoryFilter",
-        )
-    ]
-)
-ACTION_IDS = frozenset(
-    (
-        "sentry.mail.actions.NotifyEmailAction",
-        "sentry.rules.actions.notify_event.NotifyEventAction",
-        "sentry.rules.actions.notify_event_service.NotifyEventServiceAction",
-    )
-)
-NODE_IDS = {"conditions": CONDITION_IDS | FILTER_IDS, "filters": FILTER_IDS, "actions": ACTION_IDS}
 
 # Sentry accepts an empty platform, "other" or one of GETTING_STARTED_DOCS_PLATFORMS
-# (src/sentry/models/project.py); Sentry has no API that lists them. One list, the collection's.
+# (src/sentry/models/project.py); Sentry has no API that lists them.
 PLATFORMS = frozenset(_COLLECTION_PLATFORMS)
 
 
@@ -280,15 +239,9 @@ def check_domain(chk, v):
                 f"(VITE_SENTRY_DSN); got kinds {kinds}",
             )
 
-    seen = []
-    for i, alert in enumerate(v.get("_issue_alerts") or []):
-        where = f"sentry_config_issue_alerts[{i}] ({alert.get('name')})"
-        name = alert.get("name") or ""
+    for where, alert, name in each_alert(chk, v, "issue", slugs, names):
         if not 1 <= len(name) <= RULE_NAME_MAX:
             chk.error(where + ".name", f"has {len(name)} characters; Sentry allows 1 to {RULE_NAME_MAX}")
-        if name in seen:
-            chk.error(where + ".name", "is listed twice (alerts are matched by name)")
-        seen.append(name)
         if "conditions" in alert and not alert["conditions"]:
             chk.error(where + ".conditions", "needs at least one condition")
         for list_name, known in NODE_IDS.items():
@@ -302,17 +255,10 @@ def check_domain(chk, v):
         frequency = alert.get("frequency")
         if frequency is not None and not 5 <= frequency <= 43200:
             chk.error(where + ".frequency", f"is {frequency}; allowed 5 to 43200 minutes")
-        check_refs(chk, where, alert, slugs, names)
 
-    seen = []
-    for i, alert in enumerate(v.get("_metric_alerts") or []):
-        where = f"sentry_config_metric_alerts[{i}] ({alert.get('name')})"
-        name = alert.get("name") or ""
+    for where, alert, name in each_alert(chk, v, "metric", slugs, names):
         if not name:
             chk.error(where + ".name", "must not be empty")
-        if name in seen:
-            chk.error(where + ".name", "is listed twice (alerts are matched by name)")
-        seen.append(name)
         for project in projects:
             full = f"{project.get('name')} - {name}"
             if len(full) > METRIC_NAME_MAX:
@@ -326,7 +272,20 @@ def check_domain(chk, v):
             chk.error(where + ".warning", f"is {warning}; it must be <= critical ({critical})")
         if None not in (critical, resolve) and resolve >= critical:
             chk.error(where + ".resolve_threshold", f"is {resolve}; it must be < critical ({critical})")
-        check_refs(chk, where, alert, slugs, names)
+
+
+def each_alert(chk, values, kind, slugs, env_names):
+    """(where, alert, name) of each alert of the `kind` list; after the caller's checks of an alert, the checks
+    both lists share: a name listed twice, references to projects and environments."""
+    seen = []
+    for i, alert in enumerate(values.get(f"_{kind}_alerts") or []):
+        where = f"sentry_config_{kind}_alerts[{i}] ({alert.get('name')})"
+        name = alert.get("name") or ""
+        yield where, alert, name
+        if name in seen:
+            chk.error(where + ".name", "is listed twice (alerts are matched by name)")
+        seen.append(name)
+        check_refs(chk, where, alert, slugs, env_names)
 
 
 def check_refs(chk, where, alert, slugs, env_names):
@@ -337,10 +296,9 @@ def check_refs(chk, where, alert, slugs, env_names):
             )
     environment = alert.get("environment")
     if environment is not None and environment not in env_names:
+        why = "only managed environments are created before the alerts"
         chk.error(
-            where + ".environment",
-            f"{environment!r} is not one of sentry_config_environments {env_names}: only managed environments are "
-            "created before the alerts",
+            where + ".environment", f"{environment!r} is not one of sentry_config_environments {env_names}: {why}"
         )
 
 

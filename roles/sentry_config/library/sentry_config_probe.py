@@ -99,6 +99,7 @@ from urllib.parse import quote
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import first_line
 
 # Scopes the role's writes need, each satisfied by any one of the listed scopes (Sentry's endpoint
 # permission classes: OrganizationPermission, TeamPermission, ProjectPermission, ProjectAlertRulePermission,
@@ -180,8 +181,7 @@ def main():
     token = p["token"]
     if token is None:
         try:
-            with open(p["token_file"], encoding="utf-8") as handle:
-                token = handle.readline().strip()
+            token = first_line(p["token_file"])
         except OSError as err:
             module.fail_json(msg=f"cannot read the API token file {p['token_file']}: {err.strerror}")
     if not token:

@@ -38,16 +38,17 @@ def org(real_api):
     return new_org(real_api)
 
 
+@pytest.fixture
+def config_to(real_sentry, org, make_config):
+    """The exporter's configuration for `org` on the real server, paging by 2, into a restic repository."""
+    return lambda repository: make_config(real_sentry.url, [org], repository, token=real_sentry.token, per_page=2)
+
+
 def test_real_sentry_export_is_complete_incremental_and_without_duplicates(
-    exporter,
-    real_sentry,
-    real_api,
-    org,
-    local_repo,
-    make_config,
+    exporter, real_api, org, local_repo, config_to
 ):
     _teams(real_api, org, 4, "a")
-    config = make_config(real_sentry.url, [org], local_repo.location, token=real_sentry.token, per_page=2)
+    config = config_to(local_repo.location)
     assert exporter.main(["--config", str(config)]) == 0
     first = [r["id"] for r in local_repo.rows()]
     assert first == _audit_ids(real_api, org)
@@ -65,18 +66,12 @@ def test_real_sentry_export_is_complete_incremental_and_without_duplicates(
 
 
 def test_real_sentry_crash_before_recording_and_dead_destination_lose_and_repeat_nothing(
-    exporter,
-    real_sentry,
-    real_api,
-    org,
-    local_repo,
-    make_config,
-    monkeypatch,
+    exporter, real_api, org, local_repo, config_to, monkeypatch
 ):
     _teams(real_api, org, 3, "c")
-    dead = make_config(real_sentry.url, [org], "rest:http://127.0.0.1:27001/", token=real_sentry.token, per_page=2)
+    dead = config_to("rest:http://127.0.0.1:27001/")
     assert exporter.main(["--config", str(dead)]) == 1
-    config = make_config(real_sentry.url, [org], local_repo.location, token=real_sentry.token, per_page=2)
+    config = config_to(local_repo.location)
     real_save = exporter.OrgState.save
     state = {"crashed": False}
 

@@ -8,6 +8,7 @@ around the volume copy, the restore and the faults run for real with restic on t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -66,27 +67,26 @@ def rig(tmp_path_factory):
         "backup_sentry_export_command": "",
     }
     (root / "vars.json").write_text(json.dumps(overrides))
-    (root / "play.yml").write_text(
-        "- hosts: localhost\n  gather_facts: false\n"
-        f"  vars_files: [{REPO / 'roles' / 'backup' / 'defaults' / 'main.yml'}]\n"
-        "  tasks:\n    - ansible.builtin.template:\n"
-        f"        src: {REPO / 'roles' / 'backup' / 'templates' / 'dermai-backup.sh.j2'}\n"
-        f"        dest: {root / 'dermai-backup'}\n"
-        '        mode: "0700"\n'
+    # Rendered by Ansible's template module itself (ad hoc), with the role's defaults and the
+    # overrides above as extra variables (the later file wins).
+    template_args = " ".join(
+        [
+            f"src={REPO / 'roles' / 'backup' / 'templates' / 'dermai-backup.sh.j2'}",
+            f"dest={root / 'dermai-backup'}",
+            "mode=0700",
+        ]
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     subprocess.run(
         [
-            str(REPO / ".venv" / "bin" / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            f"@{root / 'vars.json'}",
-            str(root / "play.yml"),
+            str(REPO / ".venv" / "bin" / "ansible"),
+            "localhost",
+            "--connection=local",
+            f"--extra-vars=ansible_python_interpreter={sys.executable}",
+            f"--extra-vars=@{REPO / 'roles' / 'backup' / 'defaults' / 'main.yml'}",
+            f"--extra-vars=@{root / 'vars.json'}",
+            "--module-name=ansible.builtin.template",
+            f"--args={template_args}",
         ],
         check=True,
         capture_output=True,
@@ -106,6 +106,17 @@ def run(rig: Path, *args: str, check: bool = False) -> subprocess.CompletedProce
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
+
+
+@contextlib.contextmanager
+def rewritten(path: Path, edit):
+    """The file with edit(text) written in it for the duration of the block, then as it was."""
+    saved = path.read_text()
+    path.write_text(edit(saved))
+    try:
+        yield
+    finally:
+        path.write_text(saved)
 
 
 def snapshots(rig: Path) -> list[dict]:
@@ -149,11 +160,8 @@ def test_secrets_are_not_in_output_and_state_is_root_only(rig):
 
 def test_wrong_password_names_the_variable_and_deletes_nothing(rig):
     before = snapshots(rig)
-    (rig / "etc" / "password").write_text("not-the-password-at-all-000")
-    try:
+    with rewritten(rig / "etc" / "password", lambda _: "not-the-password-at-all-000"):
         proc = run(rig, "backup")
-    finally:
-        (rig / "etc" / "password").write_text(PASSWORD)
     assert proc.returncode == 1
     assert "backup_password does not open the repository" in proc.stderr
     assert snapshots(rig) == before
@@ -164,13 +172,9 @@ def test_wrong_password_names_the_variable_and_deletes_nothing(rig):
 def test_a_failed_dump_stops_nothing_and_leaves_no_complete_run(rig):
     files_before = [s["id"] for s in snapshots(rig) if tags(s)["part"] == "files"]
     services_before = (rig / "services.log").read_text()
-    script = rig / "dermai-backup"
-    text = script.read_text()
-    script.write_text(text.replace(f"readonly DUMP_COMMAND='cat {rig}/db.sql'", "readonly DUMP_COMMAND='exit 3'"))
-    try:
+    dump = f"readonly DUMP_COMMAND='cat {rig}/db.sql'"
+    with rewritten(rig / "dermai-backup", lambda text: text.replace(dump, "readonly DUMP_COMMAND='exit 3'")):
         proc = run(rig, "backup")
-    finally:
-        script.write_text(text)
     assert proc.returncode == 1
     assert "backup_postgres_dump_command" in proc.stderr
     assert [s["id"] for s in snapshots(rig) if tags(s)["part"] == "files"] == files_before
@@ -178,13 +182,8 @@ def test_a_failed_dump_stops_nothing_and_leaves_no_complete_run(rig):
 
 
 def test_unreachable_repository_is_reported_with_credentials_redacted(rig):
-    repository = rig / "etc" / "repository"
-    saved = repository.read_text()
-    repository.write_text("rest:http://dermai:UrlSecret123@127.0.0.1:1/repo/")
-    try:
+    with rewritten(rig / "etc" / "repository", lambda _: "rest:http://dermai:UrlSecret123@127.0.0.1:1/repo/"):
         proc = run(rig, "probe")
-    finally:
-        repository.write_text(saved)
     assert proc.returncode == 1
     assert "the repository of backup_repository is unreachable" in proc.stderr
     assert "UrlSecret123" not in proc.stdout + proc.stderr

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.sandbox.browser import HEADLESS
 from tests.verify.compliance import SAFEGUARDS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -127,16 +128,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
         pytest.fail("chromium is missing (deploy/bin/test-packages.txt lists it; make test-deps)")
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     try:
-        flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-        ]
+        flags = [*HEADLESS, f"--user-data-dir={profile}"]
         return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=90, check=False)
     finally:
         shutil.rmtree(profile, ignore_errors=True)

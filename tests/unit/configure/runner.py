@@ -8,11 +8,13 @@ SENTRY_URL and SENTRY_TOKEN_FILE), writing the env files into a temporary direct
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +35,7 @@ class Backend:
     token: str
     url_prefix: str
     server: object = None
-    metric_alerts: bool = True
+    metric_alerts: bool | None = True
 
     def requests_log(self) -> list[tuple[str, str, int]] | None:
         log = getattr(self.server, "requests", None)
@@ -90,17 +92,13 @@ class Run:
         return values
 
 
-def run_configure(
-    backend: Backend,
-    env_dir: Path,
-    token_file: Path,
-    *args: str,
-    extra_vars: dict | None = None,
-    env: dict | None = None,
-) -> Run:
-    """Run deploy/configure.yml with the standalone inventory against `backend`."""
-    token_file.write_text(backend.token + "\n")
-    token_file.chmod(0o600)
+def playbook_command(
+    backend: Backend, env_dir: Path, token: Path, *args: str, extra_vars: dict | None = None, env: dict | None = None
+) -> tuple[list, dict]:
+    """The ansible-playbook command line and its environment for `backend` (`token`: its token file, existing).
+
+    extra_vars go in as one -e JSON; env is added to the environment last.
+    """
     environ = {
         k: v
         for k, v in os.environ.items()
@@ -112,20 +110,54 @@ def run_configure(
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         SENTRY_URL=backend.url,
-        SENTRY_TOKEN_FILE=str(token_file),
+        SENTRY_TOKEN_FILE=str(token),
         SENTRY_ENV_DIR=str(env_dir),
-        SENTRY_METRIC_ALERTS="true" if backend.metric_alerts else "false",
     )
+    if backend.metric_alerts is not None:  # None: the inventory's default
+        environ["SENTRY_METRIC_ALERTS"] = "true" if backend.metric_alerts else "false"
     environ.update(env or {})
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY), str(PLAYBOOK), *args]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
-    proc = subprocess.run(cmd, cwd=REPO, env=environ, capture_output=True, text=True, timeout=600, check=False)
+    return cmd, environ
+
+
+def run_playbook(backend: Backend, env_dir: Path, token_file: Path, *args: str, timeout: int = 600, **options) -> Run:
+    """Run deploy/configure.yml with the standalone inventory against `backend`, its token read from token_file."""
+    cmd, environ = playbook_command(backend, env_dir, token_file, *args, **options)
+    proc = subprocess.run(cmd, cwd=REPO, env=environ, capture_output=True, text=True, timeout=timeout, check=False)
     match = RECAP.search(proc.stdout)
     recap = {}
     if match:
         recap = dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True))
     return Run(proc.returncode, proc.stdout, proc.stderr, env_dir, recap)
+
+
+def write_token(backend: Backend, token_file: Path) -> None:
+    """The backend's token in a 0600 file, as the operator keeps it."""
+    token_file.write_text(backend.token + "\n")
+    token_file.chmod(0o600)
+
+
+def run_configure(backend: Backend, env_dir: Path, token_file: Path, *args: str, **options) -> Run:
+    """Run deploy/configure.yml against `backend` after writing its token into token_file (see run_playbook)."""
+    write_token(backend, token_file)
+    return run_playbook(backend, env_dir, token_file, *args, **options)
+
+
+@contextmanager
+def double_session(base: Path):
+    """A fresh double for one module's runs: (backend, env_dir, configure(*args, **options) -> Run).
+
+    The env files go to base/env, the token to base/token; the double is stopped on exit.
+    """
+    backend = start_double_backend()
+    env_dir = base / "env"
+    env_dir.mkdir()
+    try:
+        yield backend, env_dir, functools.partial(run_configure, backend, env_dir, base / "token")
+    finally:
+        backend.server.stop()
 
 
 def assert_ok(run: Run) -> None:

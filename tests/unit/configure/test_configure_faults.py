@@ -8,15 +8,20 @@ fault may cost at most 15 s on top of it (issue 12, item 4: a dead Sentry fails 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.unit.configure.runner import INVENTORY, PLAYBOOK, REPO, Backend, run_configure, start_double_backend
+from tests.unit.configure.runner import (
+    REPO,
+    Backend,
+    playbook_command,
+    run_configure,
+    start_double_backend,
+    write_token,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +34,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _dead(url: str) -> Backend:
+    """A Sentry nobody answers for at `url` (a well-formed token, metric alerts off)."""
+    return Backend(url=url, token="sntryu_" + "0" * 64, url_prefix=url, metric_alerts=False)
+
+
 def _timed(backend: Backend, tmp_path, *args, **kwargs):
     start = time.monotonic()
     run = run_configure(backend, tmp_path, tmp_path / "token", *args, **kwargs)
@@ -39,39 +49,37 @@ def _timed(backend: Backend, tmp_path, *args, **kwargs):
 def baseline(tmp_path_factory):
     """Seconds of a run that fails at the first controller-side check (no request)."""
     tmp = tmp_path_factory.mktemp("baseline")
-    url = f"http://127.0.0.1:{_free_port()}"
-    backend = Backend(url=url, token="sntryu_" + "0" * 64, url_prefix=url, metric_alerts=False)
-    run, elapsed = _timed(backend, tmp, extra_vars={"sentry_config_org_safe_fields": "not-a-list"})
+    run, elapsed = _timed(
+        _dead(f"http://127.0.0.1:{_free_port()}"), tmp, extra_vars={"sentry_config_org_safe_fields": "not-a-list"}
+    )
     assert run.rc != 0 and "sentry_config_org_safe_fields" in run.stdout
     return elapsed
 
 
 @pytest.fixture
 def nobody_listening() -> Backend:
-    url = f"http://127.0.0.1:{_free_port()}"
-    return Backend(url=url, token="sntryu_" + "0" * 64, url_prefix=url, metric_alerts=False)
+    return _dead(f"http://127.0.0.1:{_free_port()}")
+
+
+def _fails_fast_naming_the_url(backend: Backend, tmp_path, baseline: float, capsys, fault: str):
+    run, elapsed = _timed(backend, tmp_path)
+    with capsys.disabled():
+        print(f"\n{fault}: run failed after {elapsed:.1f} s (baseline {baseline:.1f} s)")
+    assert run.rc != 0
+    assert f"Sentry does not answer at {backend.url}/api/0/" in run.stdout
+    assert elapsed - baseline <= FAULT_BUDGET
+    return run
 
 
 def test_unreachable_sentry_fails_fast_naming_the_url(nobody_listening, tmp_path, baseline, capsys):
-    run, elapsed = _timed(nobody_listening, tmp_path)
-    with capsys.disabled():
-        print(f"\nunreachable Sentry: run failed after {elapsed:.1f} s (baseline {baseline:.1f} s)")
-    assert run.rc != 0
-    assert f"Sentry does not answer at {nobody_listening.url}/api/0/" in run.stdout
-    assert elapsed - baseline <= FAULT_BUDGET
+    run = _fails_fast_naming_the_url(nobody_listening, tmp_path, baseline, capsys, "unreachable Sentry")
     assert not list(tmp_path.glob(".env*"))
     assert nobody_listening.token not in run.stdout + run.stderr
 
 
 def test_a_name_that_does_not_resolve_fails_fast_without_retrying(tmp_path, baseline, capsys):
-    url = "http://sentry.dermai.invalid"  # .invalid never resolves (RFC 6761)
-    backend = Backend(url=url, token="sntryu_" + "0" * 64, url_prefix=url, metric_alerts=False)
-    run, elapsed = _timed(backend, tmp_path)
-    with capsys.disabled():
-        print(f"\nDNS failure: run failed after {elapsed:.1f} s (baseline {baseline:.1f} s)")
-    assert run.rc != 0
-    assert f"Sentry does not answer at {url}/api/0/" in run.stdout
-    assert elapsed - baseline <= FAULT_BUDGET
+    backend = _dead("http://sentry.dermai.invalid")  # .invalid never resolves (RFC 6761)
+    _fails_fast_naming_the_url(backend, tmp_path, baseline, capsys, "DNS failure")
 
 
 def test_check_mode_against_an_unreachable_sentry_reports_and_writes_nothing(nobody_listening, tmp_path):
@@ -85,20 +93,10 @@ def test_check_mode_against_an_unreachable_sentry_reports_and_writes_nothing(nob
 def test_sentry_killed_mid_run_fails_the_run_fast_and_writes_no_env_file(tmp_path, capsys):
     backend = start_double_backend()
     token_file = tmp_path / "token"
-    token_file.write_text(backend.token + "\n")
-    token_file.chmod(0o600)
+    write_token(backend, token_file)
     env_dir = tmp_path / "env"
     env_dir.mkdir()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "ANSIBLE_"))}
-    environ.update(
-        PATH=f"{os.path.dirname(sys.executable)}:{environ.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        SENTRY_URL=backend.url,
-        SENTRY_TOKEN_FILE=str(token_file),
-        SENTRY_ENV_DIR=str(env_dir),
-    )
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(INVENTORY), str(PLAYBOOK)]
+    cmd, environ = playbook_command(backend, env_dir, token_file)
     proc = subprocess.Popen(cmd, cwd=REPO, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 300

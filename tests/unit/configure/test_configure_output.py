@@ -11,21 +11,17 @@ import re
 
 import pytest
 
-from tests.unit.configure.runner import assert_ok, run_configure, start_double_backend
+from tests.unit.configure.runner import assert_ok, double_session
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    backend = start_double_backend()
-    base = tmp_path_factory.mktemp("output")
-    env_dir = base / "env"
-    env_dir.mkdir()
-    try:
-        first = run_configure(backend, env_dir, base / "token")
+    with double_session(tmp_path_factory.mktemp("output")) as (backend, env_dir, configure):
+        first = configure()
         assert_ok(first)
-        verbose = run_configure(backend, env_dir, base / "token", "-vvv")
+        verbose = configure("-vvv")
         assert_ok(verbose)
         changed = {
             "sentry_config_projects": [
@@ -45,11 +41,9 @@ def runs(tmp_path_factory):
                 },
             ],
         }
-        diff = run_configure(backend, env_dir, base / "token", "--check", "--diff", extra_vars=changed)
+        diff = configure("--check", "--diff", extra_vars=changed)
         assert_ok(diff)
         yield backend, env_dir, {"first": first, "verbose": verbose, "diff": diff}
-    finally:
-        backend.server.stop()
 
 
 @pytest.mark.parametrize("name", ["first", "verbose", "diff"])

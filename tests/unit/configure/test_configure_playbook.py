@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.unit.configure.runner import ORG, assert_ok, run_configure, start_double_backend
+from tests.unit.configure.runner import ORG, assert_ok, double_session
 
 pytestmark = pytest.mark.slow
 
@@ -18,21 +18,15 @@ PROJECTS = {"backend": "dermai-api", "frontend": "dermai-web"}
 @pytest.fixture(scope="module")
 def converged(tmp_path_factory):
     """One double configured twice, then checked: (backend, first run, second run, its requests, check run)."""
-    backend = start_double_backend()
-    base = tmp_path_factory.mktemp("converged")
-    env_dir = base / "env"
-    env_dir.mkdir()
-    try:
-        first = run_configure(backend, env_dir, base / "token")
+    with double_session(tmp_path_factory.mktemp("converged")) as (backend, _, configure):
+        first = configure()
         assert_ok(first)
         before = len(backend.requests_log())
-        second = run_configure(backend, env_dir, base / "token")
+        second = configure()
         assert_ok(second)
         log = backend.requests_log()[before:]
-        check = run_configure(backend, env_dir, base / "token", "--check", "--diff")
+        check = configure("--check", "--diff")
         yield backend, first, second, log, check
-    finally:
-        backend.server.stop()
 
 
 def _dsn_pattern(url_prefix: str) -> re.Pattern:
@@ -201,21 +195,15 @@ def test_second_run_sends_at_most_one_get_per_managed_object_plus_pagination(con
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory):
     """A second inventory variant: production + staging, performance monitoring on."""
-    backend = start_double_backend()
-    base = tmp_path_factory.mktemp("variant")
-    env_dir = base / "env"
-    env_dir.mkdir()
     environments = [
         {"name": "production", "traces_sample_rate": 0.1, "error_rate_limit": 200},
         {"name": "staging", "traces_sample_rate": 0.5, "error_rate_limit": 50},
     ]
     extra_vars = {"sentry_config_environments": environments, "sentry_config_performance_monitoring": True}
-    try:
-        run = run_configure(backend, env_dir, base / "token", extra_vars=extra_vars)
+    with double_session(tmp_path_factory.mktemp("variant")) as (backend, _, configure):
+        run = configure(extra_vars=extra_vars)
         assert_ok(run)
         yield backend, run
-    finally:
-        backend.server.stop()
 
 
 def test_a_further_environment_gets_its_own_env_file(variant):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from tests.sentry_double.samples import ORG_PRIVACY, PROJECT_PRIVACY
+
 PII = {"applications": {"$string": ["@email:replace"]}}
 
 
@@ -15,17 +17,7 @@ def test_seeded_organization_is_sentry_with_team_and_internal_project(api):
 
 
 def test_org_privacy_settings_round_trip(api):
-    wanted = {
-        "dataScrubber": True,
-        "dataScrubberDefaults": True,
-        "scrubIPAddresses": True,
-        "sensitiveFields": ["mrn", "patient_id"],
-        "safeFields": [],
-        "storeCrashReports": 0,
-        "enhancedPrivacy": True,
-        "allowSharedIssues": False,
-        "relayPiiConfig": json.dumps(PII),
-    }
+    wanted = {**ORG_PRIVACY, "relayPiiConfig": json.dumps(PII)}
     assert api.put("/organizations/sentry/", json=wanted).status_code == 200
     body = api.get("/organizations/sentry/").json()
     assert {k: body[k] for k in wanted} == wanted
@@ -139,12 +131,7 @@ def test_project_slug_is_derived_from_name(api, team):
 
 def test_project_privacy_settings_round_trip(api, project):
     wanted = {
-        "dataScrubber": True,
-        "dataScrubberDefaults": True,
-        "scrubIPAddresses": True,
-        "sensitiveFields": ["mrn"],
-        "safeFields": [],
-        "resolveAge": 168,
+        **PROJECT_PRIVACY,
         "subjectPrefix": "[DermAI-API]",
         "allowedDomains": ["https://app.dermai.example"],
         "scrapeJavaScript": False,

@@ -37,12 +37,9 @@ def org_options_from_defaults() -> dict:
 
 
 def project_options_from_defaults() -> dict:
-    d = role_defaults()
-    return {
-        "dataScrubber": d["sentry_config_org_data_scrubber"],
-        "dataScrubberDefaults": d["sentry_config_org_data_scrubber_defaults"],
-        "scrubIPAddresses": d["sentry_config_org_scrub_ip_addresses"],
-    }
+    """The project takes the organization's three scrubbing switches (the role sets them on both)."""
+    org = org_options_from_defaults()
+    return {key: org[key] for key in ("dataScrubber", "dataScrubberDefaults", "scrubIPAddresses")}
 
 
 def configs_from_defaults() -> list[dict]:

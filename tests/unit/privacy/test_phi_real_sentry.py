@@ -10,17 +10,11 @@ and the corpus goes through sentry_relay.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from tests.phi import corpus
 from tests.unit.privacy import scrubbing
-from tests.unit.real_sentry.conftest import new_org, real_api, real_sentry  # noqa: F401 - fixtures
-from tests.unit.real_sentry.test_configure_playbook import RECAP, REPO
+from tests.unit.real_sentry.conftest import configure_real, new_org, real_api, real_sentry  # noqa: F401 - fixtures
 
 pytest.importorskip("sentry_relay")
 pytestmark = [pytest.mark.real_sentry, pytest.mark.slow]
@@ -29,33 +23,11 @@ PROJECTS = ("dermai-api", "dermai-web")
 TAGS = "sentry_config_organization,sentry_config_projects"
 
 
-def configure(real_sentry, org: str, env_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:  # noqa: F811 - the fixture name
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SENTRY_"))}
-    env.update(
-        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        SENTRY_URL=real_sentry.url,
-        SENTRY_TOKEN_FILE=str(real_sentry.token_file),
-        SENTRY_ORG=org,
-        SENTRY_ENV_DIR=str(env_dir),
-        SENTRY_METRIC_ALERTS="false",
-    )
-    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "inventories/standalone"]
-    cmd += ["deploy/configure.yml", "--tags", TAGS]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
-    match = RECAP.search(proc.stdout)
-    recap = (
-        dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True)) if match else {}
-    )
-    return proc, recap
-
-
 @pytest.fixture(scope="module")
 def configured_org(real_sentry, real_api, tmp_path_factory):  # noqa: F811 - pytest fixtures
     org = new_org(real_api)
-    proc, recap = configure(real_sentry, org, tmp_path_factory.mktemp("env"))
-    assert proc.returncode == 0 and recap.get("failed") == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    run = configure_real(real_sentry, org, tmp_path_factory.mktemp("env"), "--tags", TAGS)
+    assert run.rc == 0 and run.recap.get("failed") == 0, run.stdout[-4000:] + run.stderr[-2000:]
     return org
 
 

@@ -6,16 +6,20 @@ of the pytest process when this process started it, unless REAL_SENTRY_KEEP=1 (s
 `real_api`: a small requests session with the bearer token, for tests that speak HTTP directly.
 `fresh_org`: a new organization per test session, so create/update/delete tests start from nothing even
 though the server's database is cached between runs.
+`configure_real`: deploy/configure.yml run as the operator runs it (tests/unit/configure/runner.py) into one
+organization of this server.
 """
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import pytest
 import requests
 
 from tests.real_sentry.backend import RealSentry, RealSentrySkipped, RealSentryUnavailable, shared_real_sentry
+from tests.unit.configure.runner import Backend, Run, run_playbook
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +63,10 @@ def new_org(api: Api) -> str:
 @pytest.fixture(scope="session")
 def fresh_org(real_api: Api) -> str:
     return new_org(real_api)
+
+
+def configure_real(real_sentry: RealSentry, org: str, env_dir: Path, *args: str, metric_alerts=False) -> Run:
+    """deploy/configure.yml into `org` with the server's token file; metric alerts off unless asked
+    (this server has no Snuba), None for the inventory's default."""
+    backend = Backend(real_sentry.url, real_sentry.token, url_prefix=real_sentry.url, metric_alerts=metric_alerts)
+    return run_playbook(backend, env_dir, real_sentry.token_file, *args, timeout=900, env={"SENTRY_ORG": org})

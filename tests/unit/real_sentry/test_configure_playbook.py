@@ -8,48 +8,26 @@ report changed=0. Metric alerts are switched off (SENTRY_METRIC_ALERTS=false): t
 
 from __future__ import annotations
 
-import os
-import re
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.unit.real_sentry.conftest import new_org
+from tests.unit.configure.runner import Run
+from tests.unit.real_sentry.conftest import configure_real, new_org
 
 pytestmark = [pytest.mark.real_sentry, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[3]
-RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 METRIC_ALERTS_SKIPPED = (
     "metric alerts not configured against the real server (SENTRY_METRIC_ALERTS=false): Sentry 23.7.1 here has no "
     "Snuba, its alert-rules endpoint answers 404"
 )
 
 
-def configure(real_sentry, org: str, env_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SENTRY_"))}
-    env.update(
-        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        SENTRY_URL=real_sentry.url,
-        SENTRY_TOKEN_FILE=str(real_sentry.token_file),
-        SENTRY_ORG=org,
-        SENTRY_ENV_DIR=str(env_dir),
-        SENTRY_METRIC_ALERTS="false",
-    )
-    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "inventories/standalone"]
-    cmd.append("deploy/configure.yml")
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
-    assert real_sentry.token not in proc.stdout + proc.stderr, "the API token leaked into ansible output"
-    match = RECAP.search(proc.stdout)
-    recap = (
-        dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True)) if match else {}
-    )
-    return proc, recap
+def configure(real_sentry, org: str, env_dir: Path) -> Run:
+    run = configure_real(real_sentry, org, env_dir)
+    assert real_sentry.token not in run.stdout + run.stderr, "the API token leaked into ansible output"
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -71,18 +49,18 @@ def env_values(path: Path) -> dict[str, str]:
 
 
 def test_first_run_configures_the_fresh_organization(two_runs, capsys):
-    _, _, (proc, recap), _ = two_runs
+    _, _, run, _ = two_runs
     with capsys.disabled():
         print(f"\nconfigure.yml against real Sentry: {METRIC_ALERTS_SKIPPED}")
-    assert proc.returncode == 0 and recap.get("failed") == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    assert recap["changed"] > 0
+    assert run.rc == 0 and run.recap.get("failed") == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert run.recap["changed"] > 0
 
 
 def test_second_run_reports_changed_0(two_runs):
-    _, _, _, (proc, recap) = two_runs
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    changed = [line for line in proc.stdout.splitlines() if line.startswith("changed:")]
-    assert recap["changed"] == 0, "second run changed:\n" + "\n".join(changed) + "\n" + proc.stdout[-4000:]
+    _, _, _, run = two_runs
+    assert run.rc == 0, run.stdout[-6000:]
+    changed = [line for line in run.stdout.splitlines() if line.startswith("changed:")]
+    assert run.recap["changed"] == 0, "second run changed:\n" + "\n".join(changed) + "\n" + run.stdout[-4000:]
 
 
 def test_env_production_carries_the_dsns_sentry_serves(two_runs, real_api):

@@ -11,77 +11,38 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.unit.real_sentry.conftest import new_org
-from tests.unit.real_sentry.test_configure_playbook import RECAP, REPO
+from tests.real_sentry.backend import sentry_exec
+from tests.unit.configure.runner import RECAP, REPO
+from tests.unit.real_sentry.conftest import configure_real, new_org
 
 pytestmark = [pytest.mark.real_sentry, pytest.mark.slow]
 
 SCRIPT = REPO / "roles" / "sentry_config" / "files" / "ensure_environments.py"
-HOME = Path(os.environ.get("REAL_SENTRY_HOME", REPO / ".real-sentry"))
-
-
-def configure(real_sentry, org: str, env_dir: Path) -> subprocess.CompletedProcess:
-    """The operator's `make configure` with the shipped defaults (metric alerts on)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SENTRY_"))}
-    env.update(
-        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        SENTRY_URL=real_sentry.url,
-        SENTRY_TOKEN_FILE=str(real_sentry.token_file),
-        SENTRY_ORG=org,
-        SENTRY_ENV_DIR=str(env_dir),
-    )
-    cmd = [
-        str(Path(sys.executable).with_name("ansible-playbook")),
-        "-i",
-        "inventories/standalone",
-        "deploy/configure.yml",
-    ]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
 def test_metric_alerts_against_a_sentry_without_them_fail_before_any_write(real_sentry, real_api, tmp_path):
     org = new_org(real_api)
-    proc = configure(real_sentry, org, tmp_path)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out[-4000:]
+    run = configure_real(real_sentry, org, tmp_path, metric_alerts=None)
+    out = run.stdout + run.stderr
+    assert run.rc != 0, out[-4000:]
     assert real_sentry.token not in out
     assert "cannot hold metric alerts" in out and "sentry_config_metric_alerts_enabled" in out, out[-4000:]
     assert real_api.call("GET", f"organizations/{org}/teams/").json() == []
     assert real_api.call("GET", f"organizations/{org}/projects/").json() == []
     assert not list(tmp_path.glob(".env*"))
-    assert RECAP.search(proc.stdout)
+    assert RECAP.search(run.stdout)
 
 
 def _ensure_environments(org: str, projects: list[str], environments: list[str]) -> dict:
-    env = dict(
-        os.environ,
-        SENTRY_CONF=str(HOME / "conf"),
-        DERMAI_ORG=org,
-        DERMAI_PROJECTS=",".join(projects),
-        DERMAI_ENVIRONMENTS=",".join(environments),
-        DERMAI_CHECK="0",
-    )
-    proc = subprocess.run(
-        [str(HOME / "venv" / "bin" / "sentry"), "exec", "-c", SCRIPT.read_text()],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith("DERMAI_ENVIRONMENTS ")]
-    return json.loads(line.split(" ", 1)[1])
+    env = {
+        "DERMAI_ORG": org,
+        "DERMAI_PROJECTS": ",".join(projects),
+        "DERMAI_ENVIRONMENTS": ",".join(environments),
+        "DERMAI_CHECK": "0",
+    }
+    return sentry_exec(SCRIPT, "DERMAI_ENVIRONMENTS", env)
 
 
 def test_the_role_creates_an_alert_environment_without_an_event(real_sentry, real_api):

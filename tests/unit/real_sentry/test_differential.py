@@ -20,22 +20,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from tests.sentry_double.samples import ORG_PRIVACY, PROJECT_PRIVACY
+
 pytestmark = pytest.mark.real_sentry
 
 REPORT = pathlib.Path(__file__).resolve().parents[3] / ".artifacts" / "real-sentry" / "differential.json"
 ORG = "sentry"
-PRIVACY = {
-    "dataScrubber": True,
-    "dataScrubberDefaults": True,
-    "scrubIPAddresses": True,
-    "sensitiveFields": ["mrn", "patient_id"],
-    "safeFields": [],
-    "storeCrashReports": 0,
-    "attachmentsRole": "admin",
-    "enhancedPrivacy": True,
-    "allowSharedIssues": False,
-    "openMembership": False,
-}
+PRIVACY = {**ORG_PRIVACY, "attachmentsRole": "admin", "openMembership": False}
 PII_CONFIG = {
     "rules": {"ssn": {"type": "us_ssn", "redaction": {"method": "replace", "text": "[SSN]"}}},
     "applications": {"$string": ["ssn", "@email:replace"]},
@@ -266,8 +257,12 @@ def steps() -> list[Step]:
 
         return fn
 
+    def new_project(ctx: dict) -> dict:
+        return {"name": ctx["project"], "slug": ctx["project"], "platform": "python-fastapi", "default_rules": False}
+
     org = f"organizations/{ORG}/"
     project = "projects/" + ORG + "/{project}/"
+    team_projects = p("teams/" + ORG + "/{team}/projects/")
     return [
         Step("auth: no token", "GET", org, token=""),
         Step("auth: bad token", "GET", org, token="not-a-valid-token"),
@@ -291,26 +286,11 @@ def steps() -> list[Step]:
         Step(
             "project: create",
             "POST",
-            p("teams/" + ORG + "/{team}/projects/"),
-            lambda c: {
-                "name": c["project"],
-                "slug": c["project"],
-                "platform": "python-fastapi",
-                "default_rules": False,
-            },
+            team_projects,
+            new_project,
             view=view_ids_are_strings("slug", "name", "platform"),
         ),
-        Step(
-            "project: create again",
-            "POST",
-            p("teams/" + ORG + "/{team}/projects/"),
-            lambda c: {
-                "name": c["project"],
-                "slug": c["project"],
-                "platform": "python-fastapi",
-                "default_rules": False,
-            },
-        ),
+        Step("project: create again", "POST", team_projects, new_project),
         Step(
             "project: invalid platform",
             "POST",
@@ -330,12 +310,7 @@ def steps() -> list[Step]:
             "PUT",
             p(project),
             {
-                "dataScrubber": True,
-                "dataScrubberDefaults": True,
-                "scrubIPAddresses": True,
-                "sensitiveFields": ["mrn"],
-                "safeFields": [],
-                "resolveAge": 168,
+                **PROJECT_PRIVACY,
                 "subjectPrefix": "[Diff] ",
                 "allowedDomains": ["https://app.dermai.test"],
                 "relayPiiConfig": json.dumps(PII_CONFIG),

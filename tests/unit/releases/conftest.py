@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import requests
@@ -19,13 +18,12 @@ COLLECTIONS = REPO / "deploy" / "collections"
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import run_module as _run_collection_module
 
 from tests.sentry_double.clients import sentry_cli_path
 from tests.sentry_double.server import start_double
+from tests.unit.real_sentry.conftest import real_sentry  # noqa: F401 - the real Sentry peer, with its policy
 
-MODULE = "ansible_collections.dermai.sentry.plugins.modules.sentry_internal_integration"
 API = importlib.import_module("ansible_collections.dermai.sentry.plugins.module_utils.sentry_api")
 RELEASE_SCRIPT = REPO / "deploy" / "bin" / "sentry-release"
 ORG = "sentry"
@@ -33,33 +31,9 @@ FRONTEND = "dermai-web"
 BACKEND = "dermai-api"
 
 
-class _Exit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
 def run_module(args, check=False):
     """sentry_internal_integration in-process, as Ansible runs it; its result dict (failed=True on fail_json)."""
-    module = importlib.import_module(MODULE)
-    args = dict(args, _ansible_check_mode=check, _ansible_diff=True)
-
-    def exit_json(self, **kwargs):
-        raise _Exit(dict(kwargs, failed=False))
-
-    def fail_json(self, msg, **kwargs):
-        raise _Exit(dict(kwargs, msg=msg, failed=True))
-
-    with (
-        patch_module_args(args),
-        mock.patch.object(basic.AnsibleModule, "exit_json", exit_json),
-        mock.patch.object(basic.AnsibleModule, "fail_json", fail_json),
-    ):
-        try:
-            module.main()
-        except _Exit as done:
-            return done.result
-    raise AssertionError("the module returned without exit_json/fail_json")
+    return _run_collection_module("sentry_internal_integration", args, check=check)
 
 
 class Api:
@@ -188,21 +162,8 @@ def write_env_ci(path: Path, url: str, org: str, token: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def real_sentry():
-    """The real Sentry 23.7.1 peer (tests/real_sentry), with the policy of tests/unit/real_sentry/conftest.py."""
-    from tests.real_sentry.backend import RealSentrySkipped, RealSentryUnavailable, shared_real_sentry
-
-    try:
-        return shared_real_sentry()
-    except RealSentrySkipped as exc:
-        pytest.skip(str(exc))
-    except RealSentryUnavailable as exc:
-        pytest.fail(f"real Sentry unavailable: {exc}\n(set REAL_SENTRY=0 to skip these tests locally)", pytrace=False)
-
-
 @pytest.fixture(scope="module")
-def real_org(real_sentry) -> str:
+def real_org(real_sentry) -> str:  # noqa: F811 - the fixture imported above
     """A new organization with DermAI's team and projects (the peer allows creating organizations)."""
     import secrets
 

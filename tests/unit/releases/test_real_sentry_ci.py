@@ -11,13 +11,10 @@ covered by the double only:
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
+from tests.real_sentry.backend import sentry_exec
 from tests.unit.releases.conftest import FRONTEND, REPO, Api, cli, credential
 
 pytestmark = [pytest.mark.real_sentry, pytest.mark.slow]
@@ -85,30 +82,17 @@ def test_real_ci_token_uploads_source_maps_and_records_a_deploy(real_sentry, adm
 
 
 SCRIPT = REPO / "roles" / "sentry_config" / "files" / "ci_token.py"
-HOME = Path(os.environ.get("REAL_SENTRY_HOME", REPO / ".real-sentry"))
 
 
 def host_keep_token(slug: str, current: str, rotate: bool) -> dict:
     """roles/sentry_config/files/ci_token.py as the role runs it (`sentry exec -c`), on the peer's venv."""
-    env = dict(
-        os.environ,
-        SENTRY_CONF=str(HOME / "conf"),
-        DERMAI_APP_SLUG=slug,
-        DERMAI_CURRENT_SHA256=hashlib.sha256(current.encode()).hexdigest() if current else "",
-        DERMAI_ROTATE="1" if rotate else "0",
-        DERMAI_CHECK="0",
-    )
-    proc = subprocess.run(
-        [str(HOME / "venv" / "bin" / "sentry"), "exec", "-c", SCRIPT.read_text()],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith("DERMAI_CI_TOKEN ")]
-    return json.loads(line.split(" ", 1)[1])
+    env = {
+        "DERMAI_APP_SLUG": slug,
+        "DERMAI_CURRENT_SHA256": hashlib.sha256(current.encode()).hexdigest() if current else "",
+        "DERMAI_ROTATE": "1" if rotate else "0",
+        "DERMAI_CHECK": "0",
+    }
+    return sentry_exec(SCRIPT, "DERMAI_CI_TOKEN", env)
 
 
 def test_real_host_script_keeps_one_token_and_rotates_with_sentrys_own_code(real_sentry, admin, real_org):

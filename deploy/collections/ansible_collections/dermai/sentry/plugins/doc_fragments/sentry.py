@@ -1,6 +1,6 @@
 # Copyright: DermAI
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Connection options shared by every dermai.sentry module."""
+"""Connection options and attributes of every dermai.sentry module; options that several of them share."""
 
 from __future__ import annotations
 
@@ -60,6 +60,13 @@ options:
       - A refused connection or a host name that does not resolve is never retried, whatever this option says.
       - If not set, the environment variable E(SENTRY_RETRY_DEADLINE) is used; unset means no run-wide budget.
     type: float
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
 notes:
   - All calls go through one REST client (M(ansible.builtin.uri) is not needed); list endpoints are
     followed through their C(Link) cursors.
@@ -83,9 +90,30 @@ options:
     required: true
 """
 
-    # Options of the alert modules for Sentry 26.7+ (the workflow engine).
-    WORKFLOW_ENGINE = r"""
+    STATE = r"""
 options:
+  state:
+    description: Whether the object should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+"""
+
+    # Options of the alert modules: per rule (also the keys of each item of `rules`), and for Sentry 26.7+
+    # (the workflow engine).
+    RULE = r"""
+options:
+  name:
+    description:
+      - Name of the rule (at most 256 characters), used to find it.
+      - Required unless O(rules) is given; mutually exclusive with O(rules).
+    type: str
+  environment:
+    description: Environment name the rule is limited to (it must already exist in Sentry); V(null) for all.
+    type: str
+  owner:
+    description: Owner of the rule, V(team:<id>) or V(user:<id>).
+    type: str
   resave:
     description:
       - Send every managed rule with C(PUT) even when it is unchanged (reported as changed), so that a Sentry that
@@ -100,23 +128,4 @@ options:
         C(workflows/) and C(detectors/) and lists the rules without one in RV(unbacked); V(false) skips that.
       - Unset, one C(GET /organizations/{organization}/workflows/) decides (HTTP 404 on Sentry before 26.x).
     type: bool
-"""
-
-    STATE = r"""
-options:
-  state:
-    description: Whether the object should exist.
-    type: str
-    choices: [present, absent]
-    default: present
-"""
-
-    ATTRIBUTES = r"""
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 """

@@ -45,6 +45,11 @@ URL_RULES = "projects/{org}/{project}/rules/"
 URL_RULE = "projects/{org}/{project}/rules/{rule}/"
 URL_ALERT_RULES = "organizations/{org}/alert-rules/"
 URL_ALERT_RULE = "organizations/{org}/alert-rules/{rule}/"
+URL_ORG_APPS = "organizations/{org}/sentry-apps/"
+URL_APPS = "sentry-apps/"
+URL_APP = "sentry-apps/{app}/"
+URL_APP_TOKENS = "sentry-apps/{app}/api-tokens/"
+URL_APP_TOKEN = "sentry-apps/{app}/api-tokens/{token}/"  # noqa: S105 - a URL template
 
 _LINK_RE = re.compile(r"<(?P<url>[^>]*)>(?P<params>[^,]*)")
 _PARAM_RE = re.compile(r';\s*(?P<key>[a-z]+)="(?P<value>[^"]*)"')
@@ -510,6 +515,12 @@ def execute(module, converge):
     module.exit_json(**result)
 
 
+def first_line(path):
+    """The first line of a file (a token file), stripped; OSError when it cannot be read."""
+    with open(path, encoding="utf-8") as handle:
+        return handle.readline().strip()
+
+
 def module_token(module):
     """The token: option `token`, else the first line of `token_file` (read where the module runs), else
     the environment variable SENTRY_AUTH_TOKEN."""
@@ -518,8 +529,7 @@ def module_token(module):
         return p["token"]
     if p.get("token_file"):
         try:
-            with open(p["token_file"], encoding="utf-8") as handle:
-                token = handle.readline().strip()
+            token = first_line(p["token_file"])
         except OSError as err:
             module.fail_json(msg=f"token_file {p['token_file']}: cannot read it ({err.strerror})")
         if not token:

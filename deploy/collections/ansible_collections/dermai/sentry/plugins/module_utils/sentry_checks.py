@@ -8,6 +8,7 @@ PRIVATE to this collection: the interface may change without notice.
 from __future__ import annotations
 
 import json
+import re
 
 # Sentry's platform ids (sentry.models.project GETTING_STARTED_DOCS_PLATFORMS) plus "other".
 PLATFORMS = [
@@ -116,6 +117,12 @@ PLATFORMS = [
     "unreal",
 ]
 
+# The scopes a Sentry token (and an internal integration) can carry: SENTRY_SCOPES in src/sentry/conf/server.py.
+_SCOPE_LEVELS = {"org": "read write admin integrations ci", "member": "invite read write admin"}
+_SCOPE_LEVELS.update(team="read write admin", project="read write admin releases distribution")
+_SCOPE_LEVELS.update(event="read write admin", alerts="read write")
+SCOPES = tuple(f"{area}:{level}" for area, levels in _SCOPE_LEVELS.items() for level in levels.split())
+
 RELAY_RULE_TYPES = (
     "anything",
     "pattern",
@@ -194,13 +201,96 @@ def check_crash_reports(module, value):
         )
 
 
-FREQ = "sentry.rules.conditions.event_frequency."
+# Sentry's API name of an option is its camelCase, except for these.
+API_SPELLING = dict(
+    scrub_ip_addresses="scrubIPAddresses", scrape_javascript="scrapeJavaScript", require_2fa="require2FA"
+)
+
+
+def api_fields(*options):
+    """{option: API field} of the settings a module manages."""
+    return {opt: API_SPELLING.get(opt) or re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), opt) for opt in options}
+
+
+# The privacy settings organizations and projects share: option -> API field, and their argument spec.
+PRIVACY_FIELDS = api_fields("data_scrubber", "data_scrubber_defaults", "scrub_ip_addresses", "sensitive_fields")
+PRIVACY_FIELDS.update(api_fields("safe_fields", "store_crash_reports", "relay_pii_config"))
+PRIVACY_OPTIONS = {opt: dict(type="bool") for opt in ("data_scrubber", "data_scrubber_defaults", "scrub_ip_addresses")}
+PRIVACY_OPTIONS.update(
+    sensitive_fields=dict(type="list", elements="str", no_log=False),
+    safe_fields=dict(type="list", elements="str"),
+    store_crash_reports=dict(type="int"),
+    relay_pii_config=dict(type="dict"),
+)
+
+
+def check_privacy(module):
+    """The privacy settings of an organization or a project that Sentry or Relay would refuse."""
+    p = module.params
+    check_field_list(module, "sensitive_fields", p["sensitive_fields"])
+    check_field_list(module, "safe_fields", p["safe_fields"])
+    check_crash_reports(module, p["store_crash_reports"])
+    check_pii_config(module, "relay_pii_config", p["relay_pii_config"])
+
+
+# Rule node ids the legacy /rules/ API accepts (the rule registry of Sentry 23.7 to 26.x:
+# src/sentry/rules/{conditions,filters,actions}/, src/sentry/mail/actions.py). Condition-type nodes
+# that act as filters are accepted in both lists, as Sentry's registry does. One list: the sentry_config
+# role's input checks import it.
+_C = "sentry.rules.conditions."
+_F = "sentry.rules.filters."
+EMAIL_ACTION = "sentry.mail.actions.NotifyEmailAction"
+CONDITION_IDS = frozenset(
+    _C + name
+    for name in (
+        "every_event.EveryEventCondition",
+        "first_seen_event.FirstSeenEventCondition",
+        "regression_event.RegressionEventCondition",
+        "reappeared_event.ReappearedEventCondition",
+        "high_priority_issue.NewHighPriorityIssueCondition",
+        "high_priority_issue.ExistingHighPriorityIssueCondition",
+        "event_frequency.EventFrequencyCondition",
+        "event_frequency.EventUniqueUserFrequencyCondition",
+        "event_frequency.EventFrequencyPercentCondition",
+    )
+)
+FILTER_IDS = frozenset(
+    [
+        _C + n
+        for n in (
+            "event_attribute.EventAttributeCondition",
+            "tagged_event.TaggedEventCondition",
+            "level.LevelCondition",
+        )
+    ]
+    + [
+        _F + n
+        for n in (
+            "event_attribute.EventAttributeFilter",
+            "tagged_event.TaggedEventFilter",
+            "level.LevelFilter",
+            "age_comparison.AgeComparisonFilter",
+            "issue_occurrences.IssueOccurrencesFilter",
+            "assigned_to.AssignedToFilter",
+            "latest_release.LatestReleaseFilter",
+            "issue_category.IssueCategoryFilter",
+        )
+    ]
+)
+ACTION_IDS = frozenset(
+    (
+        EMAIL_ACTION,
+        "sentry.rules.actions.notify_event.NotifyEventAction",
+        "sentry.rules.actions.notify_event_service.NotifyEventServiceAction",
+    )
+)
+NODE_IDS = {"conditions": CONDITION_IDS | FILTER_IDS, "filters": FILTER_IDS, "actions": ACTION_IDS}
+FREQ = _C + "event_frequency."
 STANDARD_INTERVALS = ("1m", "5m", "15m", "1h", "1d", "1w", "30d")
 COMPARISON_INTERVALS = ("5m", "15m", "1h", "1d", "1w", "30d")
 PERCENT_INTERVALS = ("5m", "10m", "30m", "1h")
 LEVELS = ("0", "10", "20", "30", "40", "50")
 MATCH_LEVEL = ("eq", "gte", "lte")
-EMAIL_ACTION = "sentry.mail.actions.NotifyEmailAction"
 EMAIL_TARGETS = ("IssueOwners", "Team", "Member")
 FALLTHROUGH = ("ActiveMembers", "AllMembers", "NoOne")
 

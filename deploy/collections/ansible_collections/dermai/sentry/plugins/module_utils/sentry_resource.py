@@ -1,24 +1,35 @@
 # Copyright: DermAI
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Resource layer of the dermai.sentry modules: named rules behind one list endpoint.
+"""Resource layer of the dermai.sentry modules.
 
 PRIVATE to this collection: the interface may change without notice.
 
-A module declares its resource (a RuleSet subclass: paths, per-rule options, validation, the body it
-wants, how to compare and what to show in a diff) and calls run_rules(); the base owns the algorithm:
-one listing of the endpoint for every rule of the task, find by name (oldest wins, duplicates warned
-about, manufactured ids never adopted), compare, create (verified) / update / delete with a read-back,
-check mode, a field-level diff for --diff, the re-save of unchanged rules (resave) and, on a Sentry with
-the workflow engine (26.7+), the read-back of the workflow/detector behind every managed rule.
+Two bases own the algorithm; each module declares its resource (paths, options, validation, the body it
+wants, how to compare and what a diff shows) and stays thin:
+
+- Resource: one named object (team, project, key, internal integration; an organization is the settings
+  of one existing object). find -> desired -> compare -> create (verified, read back) / update (only the
+  fields that differ, read back, checked) / delete, check mode, a field-level diff for --diff, duplicate
+  handling (oldest wins, warned about) and one failure path for API errors.
+- RuleSet: named rules behind one list endpoint (issue and metric alerts): one listing for every rule of
+  the task, find by name (oldest wins, duplicates warned about, manufactured ids never adopted), compare,
+  create (verified) / update / delete with a read-back, check mode, diff, the re-save of unchanged rules
+  (resave) and, on a Sentry with the workflow engine (26.7+), the read-back of the workflow/detector
+  behind every managed rule.
 """
 
 from __future__ import annotations
 
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
     SentryAPIError,
+    SentryClient,
     build_module,
     execute,
+    fail,
+    fields_differ,
     oldest_first,
+    parse_pii,
+    project,
 )
 
 # Sentry exposes workflows made in the new UI (no legacy rule behind them) on the legacy endpoints
@@ -29,13 +40,181 @@ URL_DETECTORS = "organizations/{org}/detectors/"
 URL_RULE_WORKFLOW = "organizations/{org}/alert-rule-workflow/"
 URL_RULE_DETECTOR = "organizations/{org}/alert-rule-detector/"
 
+# Options several modules share (documented in the doc fragments dermai.sentry.sentry.organization,
+# .project and .state).
+ORGANIZATION = dict(organization=dict(type="str", required=True))
+PROJECT = dict(project=dict(type="str", required=True))
+STATE = dict(state=dict(type="str", default="present", choices=["present", "absent"]))
+
+# Per-rule options both alert modules have (documented in the doc fragment dermai.sentry.sentry.rule).
+RULE_OPTIONS = dict(name=dict(type="str", required=True), environment=dict(type="str"), owner=dict(type="str"))
+RULE_OPTIONS.update(STATE)
+
 # Options every RuleSet module has besides the per-rule ones (documented in each module).
 COMMON_OPTIONS = dict(
-    organization=dict(type="str", required=True),
+    ORGANIZATION,
     rules=dict(type="list", elements="dict"),
     resave=dict(type="bool", default=False),
     workflow_engine=dict(type="bool"),
 )
+
+
+def managed_of(module, kind, name, named):
+    """Of the objects called `name` (oldest first), the one to manage: the oldest; duplicates are warned about."""
+    if len(named) > 1:
+        module.warn(f"{len(named)} {kind}s are named {name!r}; managing the oldest, id {named[0].get('id')}")
+    return named[0] if named else None
+
+
+def diff_of(module, before, after):
+    """The diff entry of a result, only when Ansible runs with --diff."""
+    return {"diff": dict(before=before, after=after)} if module._diff else {}
+
+
+class Resource:
+    """One named object. Subclasses set `kind`, `key` (result key), `options` (argument spec) and implement
+    item_path and find; optionally validate, desired, view, compare, planned, create, update, delete,
+    converge_more (work after the object converged: links, tokens) and outputs."""
+
+    kind = "object"
+    key = "object"
+    options = None  # dict: the argument spec
+    module_kwargs = None  # dict: more AnsibleModule arguments (required_if, ...)
+    identity = ()  # fields always shown in the diff
+    set_fields = ()  # lists whose order does not matter
+    pii_fields = ()  # JSON-string fields compared parsed
+    report_fields = False  # the result lists the API fields changed (changed_fields)
+    defaults = None  # dict: result keys every run returns, with their value when nothing is managed
+
+    def __init__(self, module, client):
+        self.module = module
+        self.client = client
+        self.params = module.params
+        self.check = module.check_mode
+        self.extras = dict(self.defaults or {})  # result keys besides changed, <key> and diff
+        if self.report_fields:
+            self.extras["changed_fields"] = []
+
+    @classmethod
+    def main(cls):
+        """main() of a Resource module: build the module, validate before any request, converge, exit."""
+        module = build_module(cls.options, **(cls.module_kwargs or {}))
+        resource = cls(module, SentryClient.from_module(module))
+        resource.validate()
+        try:
+            result = resource.run()
+        except SentryAPIError as err:
+            fail(module, resource.scrub(err))
+        module.exit_json(**result)
+
+    # --- declared by each resource -------------------------------------------------------------
+    def validate(self):
+        """fail_json() on invalid input; runs before any request."""
+
+    def item_path(self, obj=None):
+        raise NotImplementedError
+
+    def find(self):
+        """The object to manage, or None."""
+        raise NotImplementedError
+
+    def desired(self, current):
+        raise NotImplementedError
+
+    def view(self, obj, desired):
+        """What the diff shows of `obj`: the identity fields and the desired ones, PII configs parsed."""
+        return project(obj, sorted(set(self.identity) | set(desired)), self.pii_fields)
+
+    def compare(self, desired, current):
+        """Names of the desired fields the server's object does not have, after normalisation."""
+        return sorted(fields_differ(desired, current, self.set_fields, self.pii_fields))
+
+    def planned(self, desired):
+        """The object check mode predicts for a create."""
+        return dict(desired)
+
+    def create(self, desired):
+        """Create it; the created object, or None when it exists already (created meanwhile: converge on it)."""
+        raise NotImplementedError
+
+    def update_body(self, desired, changed):
+        return {f: desired[f] for f in changed}
+
+    def update(self, current, desired, changed):
+        """PUT the fields that differ, read the object back and check that the server stored them."""
+        path = self.item_path(current)
+        self.client.put(path, self.update_body(desired, changed))
+        end = self.client.get(path)
+        still = self.compare({f: desired[f] for f in changed}, end)
+        if still:
+            self.module.fail_json(msg=self.not_stored(path, still, end))
+        return end
+
+    def not_stored(self, path, fields, end):
+        return (
+            f"Sentry accepted the update of {path} but did not store {', '.join(fields)} "
+            "(unknown or ignored fields: check the Sentry version and the token's scopes)"
+        )
+
+    def delete(self, current):
+        self.client.delete(self.item_path(current))
+
+    def converge_more(self, obj, before, after):
+        """Work after the object converged (may add pseudo-fields to before/after); (changed, object)."""
+        return False, obj
+
+    def outputs(self, obj):
+        return {self.key: obj or {}}
+
+    def scrub(self, err):
+        return err
+
+    # --- the algorithm --------------------------------------------------------------------------
+    def result(self, obj, changed, before=None, after=None, **extra):
+        out = dict(self.extras, changed=changed, **self.outputs(obj), **extra)
+        if changed and before is not None:
+            out.update(diff_of(self.module, before, after))
+        return out
+
+    def run(self):
+        current = self.find()
+        if self.params.get("state", "present") == "absent":
+            if current is None:
+                return self.result({}, False, msg=f"{self.kind} does not exist")
+            if not self.check:
+                self.delete(current)
+            return self.result({}, True, self.view(current, {}), {})
+        desired = self.desired(current)
+        created = False
+        if current is None:
+            if self.check:
+                planned = self.planned(desired)
+                if self.report_fields:
+                    self.extras["changed_fields"] = sorted(desired)
+                before, after = {}, self.view(planned, desired)
+                planned = self.converge_more(planned, before, after)[1]
+                return self.result(planned, True, before, after)
+            current = self.create(desired)
+            created = current is not None
+            current = current if created else self.find()
+            if current is None:
+                self.module.fail_json(
+                    msg=f"Sentry says the {self.kind} exists (HTTP 409) but does not show it to this token"
+                )
+        changed = self.compare(desired, current)
+        if self.report_fields:
+            self.extras["changed_fields"] = changed
+        before = {} if created else self.view(current, desired)
+        end = current
+        if changed:
+            planned = dict(current, **{f: desired[f] for f in changed})
+            end = planned if self.check else self.update(current, desired, changed)
+        after = self.view(end, desired) if created else dict(before, **self.shown(desired, changed))
+        more, end = self.converge_more(end, before, after)
+        return self.result(end, created or bool(changed) or more, before, after)
+
+    def shown(self, desired, fields):
+        return {f: parse_pii(desired[f]) if f in self.pii_fields else desired[f] for f in fields}
 
 
 def is_manufactured(rule):
@@ -157,9 +336,7 @@ class RuleSet:
 
     def converge(self, spec, listing):
         name = spec["name"]
-        current, named = self.find(name, listing)
-        if len(named) > 1:
-            self.module.warn(f"{len(named)} {self.kind}s are named {name!r}; managing the oldest, id {current['id']}")
+        current = managed_of(self.module, self.kind, name, self.find(name, listing)[1])
         result = dict(name=name, changed=False, rule={})
         if spec.get("state", "present") == "absent":
             if current is None:

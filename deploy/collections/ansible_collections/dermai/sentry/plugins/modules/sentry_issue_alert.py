@@ -23,18 +23,9 @@ description:
   - Rules whose id Sentry manufactured for a workflow made in the new UI (id >= 10**9) are never adopted by name.
   - One call can manage many rules of a project (O(rules)); the project's rules are then listed once, and every
     rule is validated before the first write.
-extends_documentation_fragment:
-  - dermai.sentry.sentry
-  - dermai.sentry.sentry.organization
-  - dermai.sentry.sentry.project
-  - dermai.sentry.sentry.workflow_engine
-  - dermai.sentry.sentry.attributes
+extends_documentation_fragment: [dermai.sentry.sentry, dermai.sentry.sentry.organization,
+  dermai.sentry.sentry.project, dermai.sentry.sentry.rule, dermai.sentry.sentry.state]
 options:
-  name:
-    description:
-      - Name of the rule (at most 256 characters), used to find it.
-      - Required unless O(rules) is given; mutually exclusive with O(rules).
-    type: str
   rules:
     description:
       - Several rules of O(project) at once, each a dict of the per-rule options of this module (O(name),
@@ -83,17 +74,6 @@ options:
     description: Minutes before the actions run again for the same issue, 5 to 43200.
     type: int
     default: 30
-  environment:
-    description: Environment name the rule is limited to (it must already exist in Sentry); V(null) for all.
-    type: str
-  owner:
-    description: Owner of the rule, V(team:<id>) or V(user:<id>).
-    type: str
-  state:
-    description: Whether the rule should exist.
-    type: str
-    choices: [present, absent]
-    default: present
 author:
   - DermAI infrastructure team (@dermai)
 """
@@ -144,6 +124,7 @@ unbacked:
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import URL_RULE, URL_RULES, canon, match_nodes
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_checks import check_issue_node
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_resource import (
+    RULE_OPTIONS,
     URL_RULE_WORKFLOW,
     URL_WORKFLOWS,
     RuleSet,
@@ -154,25 +135,17 @@ from ansible_collections.dermai.sentry.plugins.module_utils.sentry_resource impo
 SERVER_NODE_KEYS = ("name", "uuid", "_new")
 SCALARS = ("name", "actionMatch", "filterMatch", "frequency", "environment", "owner")
 NODES = ("conditions", "filters", "actions")
+MATCHES = ("action_match", "filter_match")
 
 
-RULE_OPTIONS = dict(
-    name=dict(type="str", required=True),
-    action_match=dict(type="str", default="all", choices=["all", "any", "none"]),
-    filter_match=dict(type="str", default="all", choices=["all", "any", "none"]),
-    conditions=dict(type="list", elements="dict", default=[]),
-    filters=dict(type="list", elements="dict", default=[]),
-    actions=dict(type="list", elements="dict", default=[]),
-    frequency=dict(type="int", default=30),
-    environment=dict(type="str"),
-    owner=dict(type="str"),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-)
+OPTIONS = dict(RULE_OPTIONS, frequency=dict(type="int", default=30))
+OPTIONS.update({key: dict(type="str", default="all", choices=["all", "any", "none"]) for key in MATCHES})
+OPTIONS.update({kind: dict(type="list", elements="dict", default=[]) for kind in NODES})
 
 
 class IssueAlerts(RuleSet):
     kind = "issue alert rule"
-    rule_options = RULE_OPTIONS
+    rule_options = OPTIONS
     mappings = ((URL_RULE_WORKFLOW, "rule_id", URL_WORKFLOWS, "workflow"),)
 
     def list_path(self):

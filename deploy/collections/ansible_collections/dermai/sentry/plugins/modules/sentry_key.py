@@ -17,18 +17,9 @@ description:
     is renamed to O(name) and managed from then on, so the project keeps a single DSN. Otherwise a new key is created.
   - Name, active flag and rate limit are compared with the server and only a differing key is updated with C(PUT).
   - Returns the public DSN. The secret part of the key is masked in every output.
-extends_documentation_fragment:
-  - dermai.sentry.sentry
-  - dermai.sentry.sentry.attributes
+extends_documentation_fragment: [dermai.sentry.sentry, dermai.sentry.sentry.organization,
+  dermai.sentry.sentry.project, dermai.sentry.sentry.state]
 options:
-  organization:
-    description: Slug of the organization.
-    type: str
-    required: true
-  project:
-    description: Slug of the project.
-    type: str
-    required: true
   name:
     description: Name of the key, our own identifier (at most 64 characters, not C(Default)).
     type: str
@@ -58,9 +49,6 @@ options:
     default: false
   state:
     description: Whether the key should exist. V(absent) revokes it (events sent with its DSN are rejected).
-    type: str
-    choices: [present, absent]
-    default: present
 author:
   - DermAI infrastructure team (@dermai)
 """
@@ -102,33 +90,18 @@ adopted:
   type: bool
 """
 
-from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
-    MASK,
-    URL_KEY,
-    URL_KEYS,
-    build_module,
-    execute,
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import MASK, URL_KEY, URL_KEYS
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_resource import (
+    ORGANIZATION,
+    PROJECT,
+    STATE,
+    Resource,
+    managed_of,
 )
 
 DEFAULT_NAME = "Default"
 MAX_WINDOW = 86400
-
-
-def validate(module):
-    p = module.params
-    if not p["name"] or len(p["name"]) > 64:
-        module.fail_json(msg="name must be 1 to 64 characters long")
-    if p["name"].strip().lower() == DEFAULT_NAME.lower():
-        module.fail_json(
-            msg="name must be our own key name, not 'Default' (the auto-created key); "
-            "use adopt_default: true to rename and manage that key"
-        )
-    rate = p["rate_limit"]
-    if rate is not None:
-        if not 1 <= rate["window"] <= MAX_WINDOW:
-            module.fail_json(msg=f"rate_limit.window is {rate['window']}; allowed: 1 to {MAX_WINDOW} seconds")
-        if rate["count"] < 1:
-            module.fail_json(msg=f"rate_limit.count is {rate['count']}; allowed: a positive integer")
+RATE = dict(window=dict(type="int", required=True), count=dict(type="int", required=True))
 
 
 def rate_of(key):
@@ -139,19 +112,13 @@ def rate_of(key):
     return {"window": int(rate["window"]), "count": int(rate["count"])}
 
 
-def oldest_first(keys):
+def by_creation(keys):
     """Keys sorted by creation time (ties: by public key), whatever order the server lists them in."""
     return sorted(keys, key=lambda k: (str(k.get("dateCreated") or ""), str(k.get("id") or "")))
 
 
-def state_of(key):
-    return {"name": key.get("name"), "isActive": bool(key.get("isActive", True)), "rateLimit": rate_of(key)}
-
-
 def masked(key):
-    if not key:
-        return {}
-    out = dict(key)
+    out = dict(key or {})
     if "secret" in out:
         out["secret"] = MASK
     if isinstance(out.get("dsn"), dict):
@@ -159,82 +126,88 @@ def masked(key):
     return out
 
 
-def public_dsn(key):
-    dsn = (key or {}).get("dsn")
-    return dsn.get("public") if isinstance(dsn, dict) else None
+OPTIONS = dict(ORGANIZATION, **PROJECT, **STATE)
+OPTIONS.update(name=dict(type="str", required=True), rate_limit=dict(type="dict", options=RATE))
+OPTIONS.update(active=dict(type="bool", default=True), adopt_default=dict(type="bool", default=False))
+DEFAULTS = {"adopted": False}
+
+
+class Key(Resource):
+    kind = key = "key"
+    options = OPTIONS
+    defaults = DEFAULTS
+
+    def validate(self):
+        p, fail = self.params, self.module.fail_json
+        if not p["name"] or len(p["name"]) > 64:
+            fail(msg="name must be 1 to 64 characters long")
+        if p["name"].strip().lower() == DEFAULT_NAME.lower():
+            fail(
+                msg="name must be our own key name, not 'Default' (the auto-created key); "
+                "use adopt_default: true to rename and manage that key"
+            )
+        rate = p["rate_limit"]
+        if rate is not None and not 1 <= rate["window"] <= MAX_WINDOW:
+            fail(msg=f"rate_limit.window is {rate['window']}; allowed: 1 to {MAX_WINDOW} seconds")
+        if rate is not None and rate["count"] < 1:
+            fail(msg=f"rate_limit.count is {rate['count']}; allowed: a positive integer")
+
+    def list_path(self):
+        return self.client.path(URL_KEYS, org=self.params["organization"], project=self.params["project"])
+
+    def item_path(self, obj=None):
+        p = self.params
+        return self.client.path(URL_KEY, org=p["organization"], project=p["project"], key=obj["id"])
+
+    def named(self, name, keys=None):
+        # Sentry lists keys newest first (order_by -id); never rely on the position in the list.
+        keys = self.client.get_all(self.list_path()) if keys is None else keys
+        return [k for k in by_creation(keys) if k.get("name") == name]
+
+    def find(self):
+        keys = self.client.get_all(self.list_path())
+        current = managed_of(self.module, self.kind, self.params["name"], self.named(self.params["name"], keys))
+        if current is None and self.params["adopt_default"] and self.params["state"] == "present":
+            current = next(iter(self.named(DEFAULT_NAME, keys)), None)
+            self.extras["adopted"] = current is not None
+        return current
+
+    def desired(self, current):
+        p = self.params
+        return {"name": p["name"], "isActive": p["active"], "rateLimit": p["rate_limit"]}
+
+    def view(self, obj, desired):
+        return {"name": obj.get("name"), "isActive": bool(obj.get("isActive", True)), "rateLimit": rate_of(obj)}
+
+    def compare(self, desired, current):
+        have = self.view(current, desired)
+        return sorted(f for f, want in desired.items() if have[f] != want)
+
+    def create(self, desired):
+        body = {k: v for k, v in desired.items() if k != "isActive" and v is not None}
+        return self.client.create_verified(
+            self.list_path(), body, lambda: next(iter(self.named(desired["name"])), None)
+        )
+
+    def update_body(self, desired, changed):
+        return desired
+
+    def not_stored(self, path, fields, end):
+        return (
+            f"Sentry accepted the update of key {self.params['name']!r} but stores {self.view(end, {})} instead of "
+            f"{self.desired(end)} (is the projects:rate-limits feature disabled?)"
+        )
+
+    def outputs(self, obj):
+        out = {"key": masked(obj)}
+        if self.params["state"] == "present":
+            dsn = (obj or {}).get("dsn")
+            out["dsn"] = dsn.get("public") if isinstance(dsn, dict) else None
+        return out
 
 
 def main():
-    module = build_module(
-        dict(
-            organization=dict(type="str", required=True),
-            project=dict(type="str", required=True),
-            name=dict(type="str", required=True),
-            rate_limit=dict(
-                type="dict", options=dict(window=dict(type="int", required=True), count=dict(type="int", required=True))
-            ),
-            active=dict(type="bool", default=True),
-            adopt_default=dict(type="bool", default=False),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-        )
-    )
-    validate(module)
-    execute(module, converge)
-
-
-def converge(module, client):
-    p = module.params
-    org, proj = p["organization"], p["project"]
-    # Sentry lists keys newest first (order_by -id); never rely on the position in the list.
-    keys = oldest_first(client.get_all(client.path(URL_KEYS, org=org, project=proj)))
-    named = [k for k in keys if k.get("name") == p["name"]]
-    if len(named) > 1:
-        module.warn(f"{len(named)} keys are named {p['name']!r}; managing the oldest one ({named[0].get('id')})")
-    current = named[0] if named else None
-
-    if p["state"] == "absent":
-        if current is None:
-            return dict(changed=False, key={}, adopted=False, msg="key does not exist")
-        if not module.check_mode:
-            client.delete(client.path(URL_KEY, org=org, project=proj, key=current["id"]))
-        return dict(changed=True, key={}, adopted=False, diff=dict(before=state_of(current), after={}))
-
-    adopted = False
-    if current is None and p["adopt_default"]:
-        defaults = [k for k in keys if k.get("name") == DEFAULT_NAME]
-        if defaults:
-            current = defaults[0]
-            adopted = True
-
-    desired = {"name": p["name"], "isActive": p["active"], "rateLimit": p["rate_limit"]}
-    if current is not None and state_of(current) == desired:
-        return dict(changed=False, key=masked(current), dsn=public_dsn(current), adopted=False)
-
-    diff = dict(before=state_of(current) if current else {}, after=desired)
-    if module.check_mode:
-        planned = dict(current or {}, **desired)
-        return dict(changed=True, key=masked(planned), dsn=public_dsn(current), adopted=adopted, diff=diff)
-
-    if current is None:
-        body = {"name": p["name"]}
-        if p["rate_limit"]:
-            body["rateLimit"] = p["rate_limit"]
-        keys_path = client.path(URL_KEYS, org=org, project=proj)
-        current = client.create_verified(
-            keys_path, body, lambda: next((k for k in client.get_all(keys_path) if k.get("name") == p["name"]), None)
-        )
-        if state_of(current) == desired:
-            return dict(changed=True, key=masked(current), dsn=public_dsn(current), adopted=False, diff=diff)
-    path = client.path(URL_KEY, org=org, project=proj, key=current["id"])
-    client.put(path, desired)
-    end = client.get(path)
-    if state_of(end) != desired:
-        module.fail_json(
-            msg=f"Sentry accepted the update of key {p['name']!r} but stores {state_of(end)} instead of {desired} "
-            "(is the projects:rate-limits feature disabled?)",
-            key=masked(end),
-        )
-    return dict(changed=True, key=masked(end), dsn=public_dsn(end), adopted=adopted, diff=diff)
+    Key.main()
 
 
 if __name__ == "__main__":

@@ -23,17 +23,9 @@ description:
     threshold, else the critical one); a desired V(null) therefore also matches that value.
   - One call can manage many rules (O(rules)); the organization's rules are then listed once, and every rule is
     validated before the first write.
-extends_documentation_fragment:
-  - dermai.sentry.sentry
-  - dermai.sentry.sentry.organization
-  - dermai.sentry.sentry.workflow_engine
-  - dermai.sentry.sentry.attributes
+extends_documentation_fragment: [dermai.sentry.sentry, dermai.sentry.sentry.organization,
+  dermai.sentry.sentry.rule, dermai.sentry.sentry.state]
 options:
-  name:
-    description:
-      - Name of the rule (at most 256 characters), used to find it.
-      - Required unless O(rules) is given; mutually exclusive with O(rules).
-    type: str
   rules:
     description:
       - Several rules at once, each a dict of the per-rule options of this module (O(name), O(projects),
@@ -91,17 +83,6 @@ options:
     type: list
     elements: dict
     default: []
-  environment:
-    description: Environment name the rule is limited to (it must already exist); V(null) for all.
-    type: str
-  owner:
-    description: Owner of the rule, V(team:<id>) or V(user:<id>).
-    type: str
-  state:
-    description: Whether the rule should exist.
-    type: str
-    choices: [present, absent]
-    default: present
 author:
   - DermAI infrastructure team (@dermai)
 """
@@ -163,10 +144,10 @@ from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
     SentryAPIError,
     canon,
     canon_set,
-    match_nodes,
 )
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_checks import check_metric_rule
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_resource import (
+    RULE_OPTIONS,
     URL_DETECTORS,
     URL_RULE_DETECTOR,
     URL_RULE_WORKFLOW,
@@ -174,83 +155,29 @@ from ansible_collections.dermai.sentry.plugins.module_utils.sentry_resource impo
     RuleSet,
     run_rules,
 )
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_triggers import (
+    clean_trigger,
+    implied_resolve,
+    same_triggers,
+    with_server_ids,
+)
 
 THRESHOLD = {"above": 0, "below": 1}
-# Fields Sentry adds to triggers and actions; never compared.
-SERVER_TRIGGER_KEYS = ("id", "alertRuleId", "dateCreated", "thresholdType", "resolveThreshold")
-SERVER_ACTION_KEYS = ("id", "alertRuleTriggerId", "dateCreated", "desc")
-
-
-RULE_OPTIONS = dict(
-    name=dict(type="str", required=True),
-    projects=dict(type="list", elements="str"),
-    aggregate=dict(type="str", default="count()"),
-    dataset=dict(
-        type="str",
-        default="events",
-        choices=["events", "transactions", "generic_metrics", "metrics", "events_analytics_platform"],
-    ),
-    query=dict(type="str", default=""),
-    query_type=dict(type="int", choices=[0, 1, 2]),
-    event_types=dict(type="list", elements="str"),
-    time_window=dict(type="int", default=60),
-    threshold_type=dict(type="str", default="above", choices=["above", "below"]),
-    threshold_period=dict(type="int"),
-    resolve_threshold=dict(type="float"),
-    triggers=dict(type="list", elements="dict", default=[]),
-    environment=dict(type="str"),
-    owner=dict(type="str"),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-)
-FIELDS = (
-    "name",
-    "projects",
-    "aggregate",
-    "dataset",
-    "query",
-    "timeWindow",
-    "thresholdType",
-    "resolveThreshold",
-    "environment",
-    "queryType",
-    "eventTypes",
-    "thresholdPeriod",
-    "owner",
-    "triggers",
-)
-
-
-def clean_trigger(trigger):
-    out = {k: v for k, v in trigger.items() if k not in SERVER_TRIGGER_KEYS and k != "actions"}
-    actions = trigger.get("actions") or []
-    out["actions"] = [{k: v for k, v in a.items() if k not in SERVER_ACTION_KEYS and v is not None} for a in actions]
-    return out
-
-
-def same_triggers(want, have):
-    """Triggers match by label; their actions with the generic node matcher (any order, server keys ignored)."""
-    by_label = {t.get("label"): clean_trigger(t) for t in have}
-    if sorted(by_label) != sorted(t["label"] for t in want):
-        return False
-    for trig in want:
-        cur = by_label[trig["label"]]
-        if canon(trig.get("alertThreshold")) != canon(cur.get("alertThreshold")):
-            return False
-        wanted = [{k: v for k, v in a.items() if v is not None} for a in trig.get("actions") or []]
-        if not match_nodes(wanted, cur["actions"]):
-            return False
-    return True
-
-
-def implied_resolve(triggers):
-    """What Sentry 26.7+ reports for a null resolveThreshold: the warning threshold, else the critical one."""
-    by_label = {t.get("label"): t.get("alertThreshold") for t in triggers}
-    return by_label.get("warning", by_label.get("critical"))
+DATASETS = ["events", "transactions", "generic_metrics", "metrics", "events_analytics_platform"]
+OPTIONS = dict(RULE_OPTIONS, projects=dict(type="list", elements="str"), aggregate=dict(type="str", default="count()"))
+OPTIONS.update(dataset=dict(type="str", default="events", choices=DATASETS), query=dict(type="str", default=""))
+OPTIONS.update(query_type=dict(type="int", choices=[0, 1, 2]), event_types=dict(type="list", elements="str"))
+OPTIONS.update(time_window=dict(type="int", default=60), threshold_period=dict(type="int"))
+OPTIONS.update(threshold_type=dict(type="str", default="above", choices=["above", "below"]))
+OPTIONS.update(resolve_threshold=dict(type="float"), triggers=dict(type="list", elements="dict", default=[]))
+# The fields of a rule the diff shows.
+FIELDS = "name projects aggregate dataset query timeWindow thresholdType resolveThreshold environment queryType"
+FIELDS = (*FIELDS.split(), "eventTypes", "thresholdPeriod", "owner", "triggers")
 
 
 class MetricAlerts(RuleSet):
     kind = "metric alert rule"
-    rule_options = RULE_OPTIONS
+    rule_options = OPTIONS
     mappings = (
         (URL_RULE_DETECTOR, "alert_rule_id", URL_DETECTORS, "detector"),
         (URL_RULE_WORKFLOW, "alert_rule_id", URL_WORKFLOWS, "workflow"),
@@ -279,24 +206,12 @@ class MetricAlerts(RuleSet):
 
     def desired(self, spec):
         p = spec
-        body = {
-            "name": p["name"],
-            "projects": p["projects"],
-            "aggregate": p["aggregate"],
-            "dataset": p["dataset"],
-            "query": p["query"],
-            "timeWindow": p["time_window"],
-            "thresholdType": THRESHOLD[p["threshold_type"]],
-            "resolveThreshold": p["resolve_threshold"],
-            "environment": p["environment"],
-            "triggers": [dict(t, actions=[dict(a) for a in t.get("actions") or []]) for t in p["triggers"]],
-        }
-        optional = {
-            "queryType": p["query_type"],
-            "eventTypes": p["event_types"],
-            "thresholdPeriod": p["threshold_period"],
-            "owner": p["owner"],
-        }
+        body = dict(name=p["name"], projects=p["projects"], aggregate=p["aggregate"], dataset=p["dataset"])
+        body.update(query=p["query"], timeWindow=p["time_window"], thresholdType=THRESHOLD[p["threshold_type"]])
+        body.update(resolveThreshold=p["resolve_threshold"], environment=p["environment"])
+        body["triggers"] = [dict(t, actions=[dict(a) for a in t.get("actions") or []]) for t in p["triggers"]]
+        optional = dict(queryType=p["query_type"], eventTypes=p["event_types"], thresholdPeriod=p["threshold_period"])
+        optional["owner"] = p["owner"]
         body.update({k: v for k, v in optional.items() if v is not None})
         return body
 
@@ -317,28 +232,7 @@ class MetricAlerts(RuleSet):
         return True
 
     def update_body(self, desired, current):
-        """Carry the server's trigger and action ids into the PUT so Sentry updates instead of recreating."""
-        body = dict(desired)
-        have = {t.get("label"): t for t in current.get("triggers") or []}
-        triggers = []
-        for trig in desired["triggers"]:
-            trig = dict(trig)
-            cur = have.get(trig["label"])
-            if cur is not None and "id" in cur:
-                trig["id"] = cur["id"]
-                cur_actions = list(cur.get("actions") or [])
-                actions = []
-                for action in trig["actions"]:
-                    action = dict(action)
-                    hit = next((a for a in cur_actions if a.get("type") == action.get("type")), None)
-                    if hit is not None and "id" in hit:
-                        action["id"] = hit["id"]
-                        cur_actions.remove(hit)
-                    actions.append(action)
-                trig["actions"] = actions
-            triggers.append(trig)
-        body["triggers"] = triggers
-        return body
+        return dict(desired, triggers=with_server_ids(desired["triggers"], current))
 
     def view(self, rule):
         if not rule:

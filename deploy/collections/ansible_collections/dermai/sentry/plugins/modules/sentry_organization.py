@@ -17,9 +17,7 @@ description:
   - The organization must already exist (self-hosted Sentry creates C(sentry) on install). The module has no
     O(state=absent) on purpose - deleting an organization schedules the deletion of every project, event and key
     in it, and a self-hosted install runs exactly one organization. Delete it by hand in the UI if you really mean to.
-extends_documentation_fragment:
-  - dermai.sentry.sentry
-  - dermai.sentry.sentry.attributes
+extends_documentation_fragment: [dermai.sentry.sentry]
 options:
   slug:
     description: Slug of the organization.
@@ -130,100 +128,73 @@ changed_fields:
   sample: [dataScrubber, sensitiveFields]
 """
 
-from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
-    URL_ORG,
-    SentryAPIError,
-    SentryClient,
-    build_module,
-    camel_payload,
-    fail,
-    fields_differ,
-    update_settings,
-)
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import URL_ORG, SentryAPIError, camel_payload
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_checks import (
-    check_crash_reports,
-    check_field_list,
-    check_pii_config,
+    PRIVACY_FIELDS,
+    PRIVACY_OPTIONS,
+    api_fields,
+    check_privacy,
 )
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_resource import Resource
 
 ROLES = ["member", "admin", "manager", "owner"]
-FIELDS = {
-    "data_scrubber": "dataScrubber",
-    "data_scrubber_defaults": "dataScrubberDefaults",
-    "scrub_ip_addresses": "scrubIPAddresses",
-    "sensitive_fields": "sensitiveFields",
-    "safe_fields": "safeFields",
-    "store_crash_reports": "storeCrashReports",
-    "relay_pii_config": "relayPiiConfig",
-    "enhanced_privacy": "enhancedPrivacy",
-    "allow_shared_issues": "allowSharedIssues",
-    "attachments_role": "attachmentsRole",
-    "debug_files_role": "debugFilesRole",
-    "scrape_javascript": "scrapeJavaScript",
-    "open_membership": "openMembership",
-    "allow_join_requests": "allowJoinRequests",
-    "require_2fa": "require2FA",
-}
-SET_FIELDS = ("sensitiveFields", "safeFields")
-PII_FIELDS = ("relayPiiConfig",)
+# option -> API field of the settings this module manages
+FIELDS = dict(PRIVACY_FIELDS, **api_fields("enhanced_privacy", "allow_shared_issues", "attachments_role"))
+FIELDS.update(
+    api_fields("debug_files_role", "scrape_javascript", "open_membership", "allow_join_requests", "require_2fa")
+)
+ROLE_OPTION = dict(type="str", choices=ROLES)
+MORE = dict(PRIVACY_OPTIONS, attachments_role=ROLE_OPTION, debug_files_role=ROLE_OPTION)
+OPTIONS = dict(slug=dict(type="str", required=True), state=dict(type="str", default="present", choices=["present"]))
+OPTIONS.update({opt: MORE.get(opt, dict(type="bool")) for opt in FIELDS})
+
+
+class Organization(Resource):
+    """The settings of one existing organization: never created, never deleted."""
+
+    kind = key = "organization"
+    options = OPTIONS
+    set_fields = ("sensitiveFields", "safeFields")
+    pii_fields = ("relayPiiConfig",)
+    report_fields = True
+
+    def validate(self):
+        check_privacy(self.module)
+
+    def item_path(self, obj=None):
+        return self.client.path(URL_ORG, org=self.params["slug"])
+
+    def find(self):
+        current = self.client.get(self.item_path(), missing_ok=True)
+        if current is None:
+            self.module.fail_json(
+                msg=f"organization {self.params['slug']!r} does not exist (or the token cannot see it)"
+            )
+        return current
+
+    def desired(self, current):
+        return camel_payload(self.params, FIELDS, self.pii_fields)
+
+    def update(self, current, desired, changed):
+        try:
+            return super().update(current, desired, changed)
+        except SentryAPIError as err:
+            body = err.body if isinstance(err.body, dict) else {}
+            # The refusal comes as a field error ({"require2FA": [...]}) or, before the serializer runs, as a detail.
+            reason = body.get("require2FA") or (body.get("detail") if "two-factor" in str(body.get("detail")) else None)
+            if err.status == 400 and reason:
+                self.module.fail_json(
+                    msg="require_2fa: Sentry refused to require two-factor authentication: "
+                    f"{reason}. Precondition: the user that owns the API token must have 2FA enabled "
+                    "itself (and the organization must not use SSO). Enable 2FA for that user, or leave require_2fa "
+                    "unset.",
+                    status=400,
+                )
+            raise
 
 
 def main():
-    module = build_module(
-        dict(
-            slug=dict(type="str", required=True),
-            state=dict(type="str", default="present", choices=["present"]),
-            data_scrubber=dict(type="bool"),
-            data_scrubber_defaults=dict(type="bool"),
-            scrub_ip_addresses=dict(type="bool"),
-            sensitive_fields=dict(type="list", elements="str", no_log=False),
-            safe_fields=dict(type="list", elements="str"),
-            store_crash_reports=dict(type="int"),
-            relay_pii_config=dict(type="dict"),
-            enhanced_privacy=dict(type="bool"),
-            allow_shared_issues=dict(type="bool"),
-            attachments_role=dict(type="str", choices=ROLES),
-            debug_files_role=dict(type="str", choices=ROLES),
-            scrape_javascript=dict(type="bool"),
-            open_membership=dict(type="bool"),
-            allow_join_requests=dict(type="bool"),
-            require_2fa=dict(type="bool"),
-        )
-    )
-    p = module.params
-    check_field_list(module, "sensitive_fields", p["sensitive_fields"])
-    check_field_list(module, "safe_fields", p["safe_fields"])
-    check_crash_reports(module, p["store_crash_reports"])
-    check_pii_config(module, "relay_pii_config", p["relay_pii_config"])
-
-    client = SentryClient.from_module(module)
-    path = client.path(URL_ORG, org=p["slug"])
-    desired = camel_payload(p, FIELDS, PII_FIELDS)
-
-    def explain(err):
-        body = err.body if isinstance(err.body, dict) else {}
-        # The refusal comes as a field error ({"require2FA": [...]}) or, before the serializer runs, as a detail.
-        reason = body.get("require2FA") or (body.get("detail") if "two-factor" in str(body.get("detail")) else None)
-        if err.status == 400 and reason:
-            module.fail_json(
-                msg="require_2fa: Sentry refused to require two-factor authentication: "
-                f"{reason}. Precondition: the user that owns the API token must have 2FA enabled "
-                "itself (and the organization must not use SSO). Enable 2FA for that user, or leave require_2fa unset.",
-                status=400,
-            )
-
-    try:
-        current = client.get(path, missing_ok=True)
-        if current is None:
-            module.fail_json(msg=f"organization {p['slug']!r} does not exist (or the token cannot see it)")
-        changed_fields = fields_differ(desired, current, SET_FIELDS, PII_FIELDS)
-        changed, end, diff = update_settings(module, client, path, current, desired, SET_FIELDS, PII_FIELDS, explain)
-    except SentryAPIError as err:
-        fail(module, err)
-    result = dict(changed=changed, organization=end, changed_fields=sorted(changed_fields))
-    if diff and module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    Organization.main()
 
 
 if __name__ == "__main__":

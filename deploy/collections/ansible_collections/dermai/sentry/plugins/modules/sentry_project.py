@@ -18,14 +18,8 @@ description:
   - Settings you set are compared with the server's values after normalisation and only differing fields are sent
     with C(PUT /api/0/projects/{organization}/{slug}/); the project is read again afterwards.
   - Sentry creates a default client key (DSN) for every new project; manage keys with M(dermai.sentry.sentry_key).
-extends_documentation_fragment:
-  - dermai.sentry.sentry
-  - dermai.sentry.sentry.attributes
+extends_documentation_fragment: [dermai.sentry.sentry, dermai.sentry.sentry.organization, dermai.sentry.sentry.state]
 options:
-  organization:
-    description: Slug of the organization.
-    type: str
-    required: true
   team:
     description: Slug of the team that owns the project. Required for O(state=present).
     type: str
@@ -83,9 +77,6 @@ options:
     type: str
   state:
     description: Whether the project should exist. V(absent) deletes the project with all its events and keys.
-    type: str
-    choices: [present, absent]
-    default: present
 author:
   - DermAI infrastructure team (@dermai)
 """
@@ -134,147 +125,20 @@ from ansible_collections.dermai.sentry.plugins.module_utils.sentry_api import (
     URL_PROJECT_TEAM,
     URL_TEAM_PROJECTS,
     SentryAPIError,
-    SentryClient,
-    build_module,
     camel_payload,
-    fail,
-    fields_differ,
-    parse_pii,
-    project,
-    update_settings,
 )
 from ansible_collections.dermai.sentry.plugins.module_utils.sentry_checks import (
     PLATFORMS,
-    check_crash_reports,
-    check_field_list,
-    check_pii_config,
+    PRIVACY_FIELDS,
+    PRIVACY_OPTIONS,
+    api_fields,
+    check_privacy,
 )
+from ansible_collections.dermai.sentry.plugins.module_utils.sentry_resource import ORGANIZATION, STATE, Resource
 
 SLUG_RE = re.compile(r"^[a-z0-9_-]{1,50}$")
-FIELDS = {
-    "name": "name",
-    "platform": "platform",
-    "data_scrubber": "dataScrubber",
-    "data_scrubber_defaults": "dataScrubberDefaults",
-    "scrub_ip_addresses": "scrubIPAddresses",
-    "sensitive_fields": "sensitiveFields",
-    "safe_fields": "safeFields",
-    "store_crash_reports": "storeCrashReports",
-    "relay_pii_config": "relayPiiConfig",
-    "allowed_domains": "allowedDomains",
-    "resolve_age": "resolveAge",
-    "subject_prefix": "subjectPrefix",
-}
-SET_FIELDS = ("sensitiveFields", "safeFields", "allowedDomains")
-PII_FIELDS = ("relayPiiConfig",)
-
-
-def validate(module):
-    p = module.params
-    if not SLUG_RE.match(p["slug"]) or p["slug"].isdigit():
-        module.fail_json(
-            msg=f"slug {p['slug']!r} is not a valid project slug: use 1-50 lower-case letters, digits, '_' or '-'"
-        )
-    if p["name"] is not None and not 1 <= len(p["name"]) <= 50:
-        module.fail_json(msg="name must be 1 to 50 characters long")
-    if p["platform"] is not None and p["platform"] not in PLATFORMS:
-        module.fail_json(msg=f"platform {p['platform']!r} is not a Sentry platform; allowed: {', '.join(PLATFORMS)}")
-    if p["allowed_domains"] is not None and not p["allowed_domains"]:
-        module.fail_json(msg="allowed_domains must not be empty: use ['*'] to accept events from every origin")
-    if p["resolve_age"] is not None and p["resolve_age"] < 0:
-        module.fail_json(msg="resolve_age must be 0 (off) or a positive number of hours")
-    if p["subject_prefix"] is not None:
-        # Sentry's serializer trims CharFields (DRF trim_whitespace): send what it will store.
-        p["subject_prefix"] = p["subject_prefix"].strip()
-    if p["subject_prefix"] is not None and len(p["subject_prefix"]) > 200:
-        module.fail_json(msg="subject_prefix may be at most 200 characters")
-    check_field_list(module, "sensitive_fields", p["sensitive_fields"])
-    check_field_list(module, "safe_fields", p["safe_fields"])
-    check_crash_reports(module, p["store_crash_reports"])
-    check_pii_config(module, "relay_pii_config", p["relay_pii_config"])
-
-
-def main():
-    module = build_module(
-        dict(
-            organization=dict(type="str", required=True),
-            team=dict(type="str"),
-            slug=dict(type="str", required=True),
-            name=dict(type="str"),
-            platform=dict(type="str"),
-            data_scrubber=dict(type="bool"),
-            data_scrubber_defaults=dict(type="bool"),
-            scrub_ip_addresses=dict(type="bool"),
-            sensitive_fields=dict(type="list", elements="str", no_log=False),
-            safe_fields=dict(type="list", elements="str"),
-            store_crash_reports=dict(type="int"),
-            relay_pii_config=dict(type="dict"),
-            allowed_domains=dict(type="list", elements="str"),
-            resolve_age=dict(type="int"),
-            subject_prefix=dict(type="str"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-        ),
-        required_if=[("state", "present", ("team",))],
-    )
-    validate(module)
-    client = SentryClient.from_module(module)
-    path = client.path(URL_PROJECT, org=module.params["organization"], project=module.params["slug"])
-    try:
-        current = client.get(path, missing_ok=True)
-        if module.params["state"] == "absent":
-            result = absent(module, client, path, current)
-        else:
-            result = present(module, client, path, current)
-    except SentryAPIError as err:
-        fail(module, err)
-    module.exit_json(**result)
-
-
-def absent(module, client, path, current):
-    if current is None:
-        return dict(changed=False, project={}, changed_fields=[], msg="project does not exist")
-    diff = dict(before={"slug": current.get("slug"), "name": current.get("name")}, after={})
-    if not module.check_mode:
-        client.delete(path)
-    return dict(changed=True, project={}, changed_fields=[], diff=diff)
-
-
-def present(module, client, path, current):
-    p = module.params
-    desired = camel_payload(p, FIELDS, PII_FIELDS)
-    created = False
-    if current is None:
-        create = {"name": p["name"] or p["slug"], "slug": p["slug"], "default_rules": False}
-        if p["platform"]:
-            create["platform"] = p["platform"]
-        if module.check_mode:
-            after = dict(create)
-            after.update({k: parse_pii(v) if k in PII_FIELDS else v for k, v in desired.items()})
-            after.pop("default_rules")
-            return dict(changed=True, project=after, changed_fields=sorted(desired), diff=dict(before={}, after=after))
-        try:
-            client.post(client.path(URL_TEAM_PROJECTS, org=p["organization"], team=p["team"]), create)
-            created = True
-        except SentryAPIError as err:
-            if err.status != 409:
-                raise
-        current = client.get(path)
-
-    linked = link_team(module, client, current)
-    changed_fields = fields_differ(desired, current, SET_FIELDS, PII_FIELDS)
-    changed, end, diff = update_settings(module, client, path, current, desired, SET_FIELDS, PII_FIELDS)
-    if created:
-        diff = dict(before={}, after=project(end, sorted(set(desired) | {"slug", "name"}), PII_FIELDS))
-    elif linked:
-        if diff is None:
-            base = project(current, sorted(desired), PII_FIELDS)
-            diff = dict(before=base, after=dict(base))
-        have = sorted(t.get("slug") for t in teams_of(current))
-        diff["before"]["teams"] = have
-        diff["after"]["teams"] = sorted([*have, p["team"]])
-        if not module.check_mode:
-            end = client.get(path)
-    return dict(changed=created or linked or changed, project=end, changed_fields=sorted(changed_fields), diff=diff)
+# option -> API field of the settings this module manages
+FIELDS = dict(PRIVACY_FIELDS, **api_fields("name", "platform", "allowed_domains", "resolve_age", "subject_prefix"))
 
 
 def teams_of(current):
@@ -284,16 +148,89 @@ def teams_of(current):
     return teams
 
 
-def link_team(module, client, current):
-    """Link the project to the team when it is not (POST .../teams/{team}/)."""
-    team = module.params["team"]
-    if any(t.get("slug") == team for t in teams_of(current)):
-        return False
-    if not module.check_mode:
-        client.post(
-            client.path(URL_PROJECT_TEAM, org=module.params["organization"], project=current["slug"], team=team), None
-        )
-    return True
+OPTIONS = dict(ORGANIZATION, team=dict(type="str"), slug=dict(type="str", required=True), **STATE)
+OPTIONS.update(PRIVACY_OPTIONS, name=dict(type="str"), platform=dict(type="str"), subject_prefix=dict(type="str"))
+OPTIONS.update(allowed_domains=dict(type="list", elements="str"), resolve_age=dict(type="int"))
+MODULE_KWARGS = dict(required_if=[("state", "present", ("team",))])
+
+
+class Project(Resource):
+    kind = key = "project"
+    options = OPTIONS
+    module_kwargs = MODULE_KWARGS
+    identity = ("slug", "name")
+    set_fields = ("sensitiveFields", "safeFields", "allowedDomains")
+    pii_fields = ("relayPiiConfig",)
+    report_fields = True
+
+    def validate(self):
+        p, fail = self.params, self.module.fail_json
+        if not SLUG_RE.match(p["slug"]) or p["slug"].isdigit():
+            fail(msg=f"slug {p['slug']!r} is not a valid project slug: use 1-50 lower-case letters, digits, '_' or '-'")
+        if p["name"] is not None and not 1 <= len(p["name"]) <= 50:
+            fail(msg="name must be 1 to 50 characters long")
+        if p["platform"] is not None and p["platform"] not in PLATFORMS:
+            fail(msg=f"platform {p['platform']!r} is not a Sentry platform; allowed: {', '.join(PLATFORMS)}")
+        if p["allowed_domains"] is not None and not p["allowed_domains"]:
+            fail(msg="allowed_domains must not be empty: use ['*'] to accept events from every origin")
+        if p["resolve_age"] is not None and p["resolve_age"] < 0:
+            fail(msg="resolve_age must be 0 (off) or a positive number of hours")
+        if p["subject_prefix"] is not None:
+            # Sentry's serializer trims CharFields (DRF trim_whitespace): send what it will store.
+            p["subject_prefix"] = p["subject_prefix"].strip()
+            if len(p["subject_prefix"]) > 200:
+                fail(msg="subject_prefix may be at most 200 characters")
+        check_privacy(self.module)
+
+    def item_path(self, obj=None):
+        return self.client.path(URL_PROJECT, org=self.params["organization"], project=self.params["slug"])
+
+    def find(self):
+        return self.client.get(self.item_path(), missing_ok=True)
+
+    def desired(self, current):
+        return camel_payload(self.params, FIELDS, self.pii_fields)
+
+    def create_body(self):
+        p = self.params
+        body = {"name": p["name"] or p["slug"], "slug": p["slug"], "default_rules": False}
+        if p["platform"]:
+            body["platform"] = p["platform"]
+        return body
+
+    def planned(self, desired):
+        body = self.create_body()
+        body.pop("default_rules")
+        return dict(body, **desired)
+
+    def create(self, desired):
+        # default_rules=false: Sentry adds no "notify on new issue" rule (alerts are managed on their own).
+        p = self.params
+        path = self.client.path(URL_TEAM_PROJECTS, org=p["organization"], team=p["team"])
+        try:
+            self.client.create_verified(path, self.create_body(), self.find)
+        except SentryAPIError as err:
+            if err.status != 409:
+                raise
+            return None  # created meanwhile: converge on it
+        return self.find()
+
+    def converge_more(self, obj, before, after):
+        """Link the project to the team when it is not (POST .../teams/{team}/); other teams stay."""
+        team = self.params["team"]
+        have = sorted(t.get("slug") for t in teams_of(obj))
+        if "id" not in obj or team in have:
+            return False, obj
+        before["teams"], after["teams"] = have, sorted([*have, team])
+        if self.check:
+            return True, obj
+        org = self.params["organization"]
+        self.client.post(self.client.path(URL_PROJECT_TEAM, org=org, project=obj["slug"], team=team), None)
+        return True, self.find()
+
+
+def main():
+    Project.main()
 
 
 if __name__ == "__main__":

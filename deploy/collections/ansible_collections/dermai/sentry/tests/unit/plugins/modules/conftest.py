@@ -189,6 +189,15 @@ class FaultyDouble:
             return [a["name"] for a in rows]
 
 
+def issue_rule(server, project="web", name="r", **extra):
+    """sentry_issue_alert arguments of a minimal rule on `server`: first seen event -> e-mail the issue owners."""
+    args = dict(url=server.url, token=server.token, organization="sentry", project=project, name=name)
+    args.update(conditions=[{"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}])
+    args.update(actions=[{"id": "sentry.mail.actions.NotifyEmailAction", "targetType": "IssueOwners"}])
+    args.update(extra)
+    return args
+
+
 @pytest.fixture
 def fake():
     """The Sentry double armed for client faults (5xx, 429, timeouts, lost answers) and small pages."""
@@ -285,6 +294,35 @@ def run_playbook(tmp_path, backend, tasks, check=False, diff=False):
         raise AssertionError(f"ansible-playbook output is not JSON:\n{proc.stdout}\n{proc.stderr}") from None
     results = [t["hosts"]["localhost"] for t in out["plays"][0]["tasks"]]
     return proc.returncode, results, out["stats"]["localhost"], proc.stdout + proc.stderr
+
+
+def refused_before_any_request(fake, module, args, message):
+    """`module` run with `args` on the double fails with `message` and has sent no request at all."""
+    result = run_module(module, dict(args, url=fake.url, token=fake.token))
+    assert result["failed"]
+    assert message in result["msg"]
+    assert fake.requests == []
+
+
+def deletes_then_no_op(backend, module, args, gone):
+    """Made from `args`, state=absent deletes the object (changed, gone() is true), and again changes and writes
+    nothing."""
+    run_module(module, args)
+    assert run_module(module, dict(args, state="absent"))["changed"]
+    assert gone()
+    mark = backend.mark()
+    assert run_module(module, dict(args, state="absent"))["changed"] is False
+    assert backend.writes_since(mark) in (None, [])
+
+
+def converges(tmp_path, backend, task):
+    """Run `task` twice with real ansible-playbook: the first run (with --diff) changes, the second changes nothing.
+    Returns the first run's task result and output."""
+    rc, results, _stats, out = run_playbook(tmp_path, backend, [task], diff=True)
+    assert rc == 0 and results[0]["changed"], out
+    rc, _results, stats, again = run_playbook(tmp_path, backend, [task])
+    assert rc == 0 and stats["changed"] == 0, again
+    return results[0], out
 
 
 def dedent_yaml(text):

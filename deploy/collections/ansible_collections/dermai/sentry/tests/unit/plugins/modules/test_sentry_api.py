@@ -7,7 +7,13 @@ import subprocess
 import time
 
 import pytest
-from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import API, Fault, FaultyDouble, run_module
+from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import (
+    API,
+    Fault,
+    FaultyDouble,
+    issue_rule,
+    run_module,
+)
 
 TEAMS = "organizations/sentry/teams/"
 
@@ -36,20 +42,7 @@ def test_error_message_names_method_path_status_and_detail(fake):
 
 def test_a_403_names_the_scope_the_token_lacks(fake):
     fake.server.add_token("sntryu_" + "cd" * 32, ["org:read", "project:read"])
-    node = {"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}
-    action = {"id": "sentry.mail.actions.NotifyEmailAction", "targetType": "IssueOwners"}
-    result = run_module(
-        "sentry_issue_alert",
-        dict(
-            url=fake.url,
-            token="sntryu_" + "cd" * 32,
-            organization="sentry",
-            project="internal",
-            name="r",
-            conditions=[node],
-            actions=[action],
-        ),
-    )
+    result = run_module("sentry_issue_alert", issue_rule(fake, "internal", token="sntryu_" + "cd" * 32))
     assert result["failed"]
     assert "HTTP 403" in result["msg"]
     assert "the token lacks scope alerts:write" in result["msg"]
@@ -376,20 +369,7 @@ def test_a_create_dropped_before_the_server_saw_it_is_sent_again(fake):
 def test_a_lost_answer_to_an_issue_rule_create_finds_the_rule(fake):
     project = fake.add_project("web")
     fake.faults.append(Fault("POST", "/rules/$", None, apply=True))
-    node = {"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}
-    action = {"id": "sentry.mail.actions.NotifyEmailAction", "targetType": "IssueOwners"}
-    result = run_module(
-        "sentry_issue_alert",
-        dict(
-            url=fake.url,
-            token=fake.token,
-            organization="sentry",
-            project="web",
-            name="r",
-            conditions=[node],
-            actions=[action],
-        ),
-    )
+    result = run_module("sentry_issue_alert", issue_rule(fake))
     assert not result["failed"], result
     assert fake.rule_names(project) == ["r"]
 

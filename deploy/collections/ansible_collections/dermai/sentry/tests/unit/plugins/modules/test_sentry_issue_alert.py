@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import API, Fault, run_module, run_playbook
+from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import (
+    API,
+    Fault,
+    converges,
+    deletes_then_no_op,
+    issue_rule,
+    refused_before_any_request,
+    run_module,
+    run_playbook,
+)
 
 FIRST_SEEN = {"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}
 REGRESSION = {"id": "sentry.rules.conditions.regression_event.RegressionEventCondition"}
@@ -82,12 +91,7 @@ def test_changed_condition_updates_the_rule_in_place(backend, project):
 
 
 def test_absent_deletes_and_is_then_a_no_op(backend, project):
-    run_module("sentry_issue_alert", args(backend, project))
-    assert run_module("sentry_issue_alert", args(backend, project, state="absent"))["changed"]
-    assert rules(backend, project) == []
-    mark = backend.mark()
-    assert run_module("sentry_issue_alert", args(backend, project, state="absent"))["changed"] is False
-    assert backend.writes_since(mark) in (None, [])
+    deletes_then_no_op(backend, "sentry_issue_alert", args(backend, project), lambda: rules(backend, project) == [])
 
 
 def test_check_mode_does_not_write(backend, project):
@@ -117,19 +121,7 @@ def test_rule_is_found_on_a_later_page(fake):
             },
         )
     fake.page_size = 2
-    result = run_module(
-        "sentry_issue_alert",
-        dict(
-            url=fake.url,
-            token=fake.token,
-            organization="sentry",
-            project="web",
-            name="r0",
-            frequency=30,
-            conditions=[FIRST_SEEN],
-            actions=[EMAIL_OWNERS],
-        ),
-    )
+    result = run_module("sentry_issue_alert", issue_rule(fake, name="r0", frequency=30, actions=[EMAIL_OWNERS]))
     assert result["changed"] is False, result.get("diff")
     assert result["rule"]["name"] == "r0"
     assert fake.writes() == []
@@ -142,18 +134,7 @@ def test_an_identical_rule_under_another_name_is_explained(fake):
         "ruleId": [7],
     }
     fake.faults.append(Fault("POST", "/rules/$", 400, duplicate))
-    result = run_module(
-        "sentry_issue_alert",
-        dict(
-            url=fake.url,
-            token=fake.token,
-            organization="sentry",
-            project="web",
-            name="new",
-            conditions=[FIRST_SEEN],
-            actions=[EMAIL_OWNERS],
-        ),
-    )
+    result = run_module("sentry_issue_alert", issue_rule(fake, name="new"))
     assert result["failed"]
     assert "an identical rule" in result["msg"]
     assert "already exists with id 7" in result["msg"]
@@ -213,20 +194,7 @@ def test_an_identical_rule_under_another_name_is_explained(fake):
     ],
 )
 def test_invalid_input_is_rejected_before_any_request(fake, extra, message):
-    base = dict(
-        url=fake.url,
-        token=fake.token,
-        organization="sentry",
-        project="web",
-        name="r",
-        conditions=[FIRST_SEEN],
-        actions=[EMAIL_OWNERS],
-    )
-    base.update(extra)
-    result = run_module("sentry_issue_alert", base)
-    assert result["failed"]
-    assert message in result["msg"]
-    assert fake.requests == []
+    refused_before_any_request(fake, "sentry_issue_alert", issue_rule(fake, **extra), message)
 
 
 @pytest.mark.slow
@@ -236,7 +204,4 @@ def test_playbook_converges_then_reports_no_change(backend, project, tmp_path):
     rc, results, _stats, out = run_playbook(tmp_path, backend, [task], check=True)
     assert rc == 0 and results[0]["changed"], out
     assert rules(backend, project) == []
-    rc, results, _stats, out = run_playbook(tmp_path, backend, [task])
-    assert rc == 0 and results[0]["changed"], out
-    rc, _results, stats, out = run_playbook(tmp_path, backend, [task])
-    assert rc == 0 and stats["changed"] == 0, out
+    converges(tmp_path, backend, task)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import API, run_module, run_playbook
+from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import (
+    API,
+    converges,
+    run_module,
+)
 
 
 @pytest.fixture
@@ -172,10 +176,7 @@ def test_playbook_registers_the_public_dsn_and_never_prints_the_secret(backend, 
             rate_limit={"window": 60, "count": 100},
         ),
     }
-    rc, results, _stats, out = run_playbook(tmp_path, backend, [task], diff=True)
-    assert rc == 0 and results[0]["changed"], out
+    result, out = converges(tmp_path, backend, task)
     key = named(backend, project, "api-prod")
     assert key["secret"] not in out
-    assert results[0]["dsn"] == key["dsn"]["public"]
-    rc, _results, stats, out = run_playbook(tmp_path, backend, [task])
-    assert rc == 0 and stats["changed"] == 0, out
+    assert result["dsn"] == key["dsn"]["public"]

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import API, Fault, run_module, run_playbook
+from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import (
+    API,
+    Fault,
+    converges,
+    deletes_then_no_op,
+    refused_before_any_request,
+    run_module,
+)
 
 
 @pytest.fixture
@@ -89,12 +96,7 @@ def test_threshold_change_updates_the_rule_and_keeps_trigger_ids(backend, ids):
 
 
 def test_absent_deletes_and_is_then_a_no_op(backend, ids):
-    run_module("sentry_metric_alert", args(backend, ids))
-    assert run_module("sentry_metric_alert", args(backend, ids, state="absent"))["changed"]
-    assert named(backend, ids["name"]) == []
-    mark = backend.mark()
-    assert run_module("sentry_metric_alert", args(backend, ids, state="absent"))["changed"] is False
-    assert backend.writes_since(mark) in (None, [])
+    deletes_then_no_op(backend, "sentry_metric_alert", args(backend, ids), lambda: named(backend, ids["name"]) == [])
 
 
 def test_check_mode_does_not_write(backend, ids):
@@ -184,27 +186,12 @@ def test_a_server_without_metric_alerts_fails_with_the_reason(fake):
     ],
 )
 def test_invalid_input_is_rejected_before_any_request(fake, extra, message):
-    base = dict(
-        url=fake.url,
-        token=fake.token,
-        organization="sentry",
-        name="m",
-        projects=["web"],
-        triggers=triggers(1, 100, 50),
-        resolve_threshold=20,
-    )
-    base.update(extra)
-    result = run_module("sentry_metric_alert", base)
-    assert result["failed"]
-    assert message in result["msg"]
-    assert fake.requests == []
+    rule = dict(organization="sentry", name="m", projects=["web"], triggers=triggers(1, 100, 50), resolve_threshold=20)
+    refused_before_any_request(fake, "sentry_metric_alert", dict(rule, **extra), message)
 
 
 @pytest.mark.slow
 def test_playbook_converges_then_reports_no_change(backend, ids, tmp_path):
     spec = {k: v for k, v in args(backend, ids).items() if k not in ("url", "token")}
     task = {"name": "Metric alert", "dermai.sentry.sentry_metric_alert": spec}
-    rc, results, _stats, out = run_playbook(tmp_path, backend, [task], diff=True)
-    assert rc == 0 and results[0]["changed"], out
-    rc, _results, stats, out = run_playbook(tmp_path, backend, [task])
-    assert rc == 0 and stats["changed"] == 0, out
+    converges(tmp_path, backend, task)

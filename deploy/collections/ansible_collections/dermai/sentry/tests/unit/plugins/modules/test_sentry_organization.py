@@ -10,29 +10,20 @@ from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest impor
     API,
     MODULES,
     Fault,
+    converges,
+    refused_before_any_request,
     run_module,
-    run_playbook,
 )
 
 PII = {
     "rules": {"ssn": {"type": "us_ssn", "redaction": {"method": "replace", "text": "[SSN]"}}},
     "applications": {"$string": ["ssn", "@email:replace"]},
 }
-PRIVACY = dict(
-    slug="sentry",
-    data_scrubber=True,
-    data_scrubber_defaults=True,
-    scrub_ip_addresses=True,
-    sensitive_fields=["mrn", "patient_id", "dob"],
-    safe_fields=[],
-    store_crash_reports=0,
-    relay_pii_config=PII,
-    enhanced_privacy=True,
-    allow_shared_issues=False,
-    attachments_role="admin",
-    open_membership=False,
-    allow_join_requests=False,
-)
+# DermAI's settings: every scrubber on, nothing shared, crash reports off.
+PRIVACY = dict.fromkeys(("data_scrubber", "data_scrubber_defaults", "scrub_ip_addresses", "enhanced_privacy"), True)
+PRIVACY.update(dict.fromkeys(("allow_shared_issues", "open_membership", "allow_join_requests"), False))
+PRIVACY.update(slug="sentry", sensitive_fields=["mrn", "patient_id", "dob"], safe_fields=[], store_crash_reports=0)
+PRIVACY.update(relay_pii_config=PII, attachments_role="admin")
 
 
 MODULE = importlib.import_module(MODULES + "sentry_organization")
@@ -153,19 +144,11 @@ def test_a_field_the_server_silently_drops_is_reported(fake):
     ],
 )
 def test_invalid_input_is_rejected_before_any_request(fake, args, message):
-    result = run_module("sentry_organization", dict(url=fake.url, token=fake.token, slug="sentry", **args))
-    assert result["failed"]
-    assert message in result["msg"]
-    assert fake.requests == []
+    refused_before_any_request(fake, "sentry_organization", dict(slug="sentry", **args), message)
 
 
 @pytest.mark.slow
 def test_playbook_converges_then_reports_no_change(backend, tmp_path):
     task = {"name": "Org privacy", "dermai.sentry.sentry_organization": dict(PRIVACY)}
-    rc, results, stats, out = run_playbook(tmp_path, backend, [task], diff=True)
-    assert rc == 0, out
-    assert results[0]["changed"] is True
+    _result, out = converges(tmp_path, backend, task)
     assert backend.token not in out
-    rc, results, stats, out = run_playbook(tmp_path, backend, [task])
-    assert rc == 0, out
-    assert stats["changed"] == 0

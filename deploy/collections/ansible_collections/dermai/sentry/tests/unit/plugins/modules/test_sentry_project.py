@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import API, Fault, run_module, run_playbook
+from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import (
+    API,
+    Fault,
+    converges,
+    run_module,
+)
 
 PII = {
     "rules": {
@@ -211,8 +216,5 @@ def test_playbook_converges_then_reports_no_change(backend, team, tmp_path, uid)
         "name": "Project",
         "dermai.sentry.sentry_project": dict(organization="sentry", team=team, slug=f"pb-{uid}", **SETTINGS),
     }
-    rc, results, _stats, out = run_playbook(tmp_path, backend, [task], diff=True)
-    assert rc == 0 and results[0]["changed"], out
-    assert results[0]["project"]["id"]
-    rc, _results, stats, out = run_playbook(tmp_path, backend, [task])
-    assert rc == 0 and stats["changed"] == 0, out
+    result, _out = converges(tmp_path, backend, task)
+    assert result["project"]["id"]

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import API, Fault, run_module, run_playbook
+from ansible_collections.dermai.sentry.tests.unit.plugins.modules.conftest import (
+    API,
+    Fault,
+    converges,
+    refused_before_any_request,
+    run_module,
+    run_playbook,
+)
 
 
 def team(backend, slug):
@@ -99,10 +106,7 @@ def test_409_on_create_converges_on_the_existing_team(fake):
     ],
 )
 def test_invalid_input_is_rejected_before_any_request(fake, extra, message):
-    result = run_module("sentry_team", dict(url=fake.url, token=fake.token, organization="sentry", **extra))
-    assert result["failed"]
-    assert message in result["msg"]
-    assert fake.requests == []
+    refused_before_any_request(fake, "sentry_team", dict(organization="sentry", **extra), message)
 
 
 @pytest.mark.slow
@@ -111,7 +115,4 @@ def test_playbook_check_converge_and_rerun(backend, tmp_path, uid):
     rc, results, _stats, out = run_playbook(tmp_path, backend, [task], check=True, diff=True)
     assert rc == 0, out
     assert results[0]["changed"] and team(backend, f"pb-{uid}") is None
-    rc, results, _stats, out = run_playbook(tmp_path, backend, [task])
-    assert rc == 0 and results[0]["changed"], out
-    rc, _results, stats, out = run_playbook(tmp_path, backend, [task])
-    assert rc == 0 and stats["changed"] == 0, out
+    converges(tmp_path, backend, task)
