@@ -48,3 +48,14 @@ def test_a_misspelt_variable_is_refused(run_role):
 def test_an_organization_that_is_not_a_slug_is_refused(run_role):
     run = run_role("audit_log", {**VALID, "audit_log_organizations": ["DermAI Org"]})
     assert_refused_in_preflight(run, "audit_log_organizations", "slugs")
+
+
+def test_credentials_in_the_repository_url_never_reach_the_output(run_role):
+    # The JSON callback prints every loop item of the preflight (as -v does), messages included.
+    secret = "Zq8-archive-password"
+    repository = f"rest:https://sentry:{secret}@archive.example:8000/sentry/"
+    passing = run_role("audit_log", {**VALID, "audit_log_restic_repository": repository}, tags="audit_log_preflight")
+    refused = run_role("audit_log", {"audit_log_restic_repository": repository, "audit_log_restic_password": ""})
+    assert passing.rc == 0, passing.output[-3000:]
+    assert_refused_in_preflight(refused, "audit_log_restic_password")
+    assert secret not in passing.output + refused.output
