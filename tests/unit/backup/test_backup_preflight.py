@@ -146,3 +146,8 @@ def test_malformed_reason_snapshot_or_release_is_refused(run_role, name, value):
 def test_misspelt_variable_type_is_refused_by_the_argument_spec(run_role):
     run = run_role("backup", _vars(backup_volumes="sentry-data"))
     assert_refused_in_preflight(run, "backup_volumes")
+
+
+def test_misspelt_variable_name_is_refused_naming_it_and_the_allowed_ones(run_role):
+    run = run_role("backup", _vars(backup_keep_dayly=3))
+    assert_refused_in_preflight(run, "backup_keep_dayly", "Allowed:", "backup_keep_daily")

@@ -49,6 +49,8 @@ def rig(tmp_path_factory):
         (data / "link").symlink_to("nested/blob.bin")
     (root / "install" / "sentry").mkdir(parents=True)
     (root / "install" / "sentry" / "config.yml").write_text("system.url-prefix: https://sentry.test\n")
+    # As certbot's live/ links: restic 0.14 cannot restore a symlink over an existing one.
+    (root / "install" / "sentry" / "current.yml").symlink_to("config.yml")
     (root / "marker.json").write_text(json.dumps({"version": "26.8.0"}))
     overrides = {
         "inventory_hostname": "unit-host",
@@ -196,6 +198,7 @@ def test_restore_brings_back_volumes_files_and_the_dump(rig):
     (volume / "nested" / "blob.bin").write_bytes(b"damaged")
     (volume / "stray-file").write_text("not in the backup")
     (rig / "install" / "sentry" / "config.yml").write_text("damaged\n")
+    (rig / "install" / "sentry" / "stray.yml").write_text("not in the backup\n")
     shutil.rmtree(rig / "volumes" / "vol-b")  # a volume that is gone entirely (a new host)
     run(rig, "restore", latest["id"], check=True)
     assert (volume / "nested" / "blob.bin").read_bytes() == original
@@ -203,6 +206,10 @@ def test_restore_brings_back_volumes_files_and_the_dump(rig):
     assert os.readlink(volume / "link") == "nested/blob.bin"
     assert (rig / "volumes" / "vol-b" / "_data" / "README").read_text() == "volume vol-b\n"
     assert (rig / "install" / "sentry" / "config.yml").read_text().startswith("system.url-prefix")
+    # Restored over the existing directory, links included, as an exact copy.
+    assert os.readlink(rig / "install" / "sentry" / "current.yml") == "config.yml"
+    assert not (rig / "install" / "sentry" / "stray.yml").exists()
+    assert not list((rig / "install").glob(".dermai-restore.*"))
     assert (rig / "loaded.sql").read_text() == (rig / "db.sql").read_text()
     assert (rig / "services.log").read_text().split()[-2:] == ["stop", "pg-start"]
 
