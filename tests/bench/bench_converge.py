@@ -107,7 +107,8 @@ def run() -> list[dict]:
     floor_file.parent.mkdir(parents=True, exist_ok=True)
     floor_file.write_text(floor_playbook())
     fast_env = mitogen_env(env)
-    fast_seconds = None
+    fast_seconds = fast_floor_seconds = None
+    fast_out = ""
     try:
         _timed(destroy, env)
         vm_seconds, _ = _timed(["ansible-playbook", "deploy/local_vm.yml"], env)
@@ -116,7 +117,8 @@ def run() -> list[dict]:
         noop_seconds, noop_out = _timed(converge, env)
         floor_seconds, _ = _timed(["ansible-playbook", "-i", INVENTORY, str(floor_file)], env)
         if fast_env is not None:
-            fast_seconds, _ = _timed(converge, fast_env)
+            fast_seconds, fast_out = _timed(converge, fast_env)
+            fast_floor_seconds, _ = _timed(["ansible-playbook", "-i", INVENTORY, str(floor_file)], fast_env)
     finally:
         capture(destroy, env)
 
@@ -144,10 +146,18 @@ def run() -> list[dict]:
             noop_seconds <= NOOP_TARGETS["seconds"],
         ),
     ]
-    if fast_seconds is not None:
+    if fast_seconds is not None and fast_floor_seconds is not None:
+        fast = totals(parse_recap(fast_out))
         rows += [
             _metric("converge: no-op with FAST=1 (mitogen_linear, opt-in)", fast_seconds, "s"),
             _metric("converge: mitogen speed-up on the no-op", noop_seconds / fast_seconds, "x"),
+            _metric("converge: no-op with FAST=1 changed tasks", fast["changed"], "tasks", "0", fast["changed"] == 0),
+            _metric(f"floor with FAST=1: {FLOOR_TASKS} trivial tasks", fast_floor_seconds, "s"),
+            _metric(
+                "converge: no-op with FAST=1 / (tasks x its floor)",
+                fast_seconds / (noop_tasks * fast_floor_seconds / FLOOR_TASKS),
+                "x",
+            ),
         ]
     rows += [
         _metric("local VM start (cached image)", vm_seconds, "s"),
