@@ -234,6 +234,15 @@ def _measure(env: dict[str, str], facts: dict) -> list[dict]:
             "ok": static_ratio >= TARGET_RATIO,
         },
         {
+            # The whole machine's time per request, the proxy's path less the direct one: what the
+            # TLS termination and the second hop cost, whatever the upstream's own speed.
+            "metric": "static upstream: machine time the proxy adds per request (1/proxy - 1/direct)",
+            "value": round(1e6 / static["proxy"]["rps"] - 1e6 / static["direct"]["rps"], 1),
+            "unit": "us",
+            "target": None,
+            "ok": None,
+        },
+        {
             "metric": "error responses during the runs (double upstream)",
             "value": float(errors),
             "unit": "responses",
