@@ -173,3 +173,13 @@ def real_org(real_sentry) -> str:  # noqa: F811 - the fixture imported above
     assert resp.status_code == 201, resp.text
     setup_org(admin, slug)
     return slug
+
+
+def ci_file_values(path: Path) -> dict[str, str]:
+    """KEY=value lines of a CI file (.env.ci, .sentryclirc), comments and [sections] left out."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith(("#", "[")) and "=" in line:
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out

@@ -8,21 +8,13 @@ import pytest
 import requests
 
 from tests.unit.configure.runner import assert_ok, run_configure, start_double_backend
+from tests.unit.releases.conftest import ci_file_values as values
 
 CI_TASKS = (
     "sentry_config : Ensure the CI integration and its one token",
     "sentry_config : Store the CI token (root only)",
     "sentry_config : Write .sentryclirc and .env.ci on the controller",
 )
-
-
-def values(path):
-    out = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith(("#", "[")) and "=" in line:
-            key, _, value = line.partition("=")
-            out[key] = value
-    return out
 
 
 @pytest.mark.slow
