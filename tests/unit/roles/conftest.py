@@ -135,3 +135,35 @@ def fake_facts(distribution: str, version: str) -> dict:
             "architecture": "x86_64",
         }
     }
+
+
+def evaluate_role_vars(tmp_path: Path, role: str, msg, variables: dict, check: bool = False):
+    """Render `msg` (Jinja over the role's defaults and vars, plus `variables`) with ansible-playbook.
+
+    Runs `-c local` with one debug task, so nothing is changed; returns the rendered value.
+    """
+    playbook = tmp_path / "evaluate.yml"
+    playbook.write_text(
+        "- name: Evaluate the role's expressions\n"
+        "  hosts: localhost\n"
+        "  gather_facts: false\n"
+        "  vars_files:\n"
+        f"    - {REPO / 'roles' / role / 'defaults/main.yml'}\n"
+        f"    - {REPO / 'roles' / role / 'vars/main.yml'}\n"
+        "  tasks:\n"
+        "    - name: Show the value\n"
+        "      ansible.builtin.debug:\n"
+        f"        msg: {json.dumps(msg)}\n"
+    )
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(variables))
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[defaults]\nstdout_callback = ansible.posix.json\nlocalhost_warning = false\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_CONFIG=str(config), ANSIBLE_NOCOLOR="1")
+    cmd = [str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    cmd += ["-e", f"@{extra}"] + (["--check"] if check else [])
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    data = json.loads(proc.stdout[proc.stdout.index("{") :])
+    return data["plays"][0]["tasks"][0]["hosts"]["localhost"]["msg"]

@@ -8,14 +8,10 @@ ansible-playbook (-c local, nothing is changed), then check the plan they give.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.unit.roles.conftest import evaluate_role_vars
+
 COMMENT = "managed by ansible role base"
 
 ACTIVE_LOW = """Status: active
@@ -47,31 +43,7 @@ def plan(tmp_path, status: str, show_added: str, rc: int = 0, check: bool = Fals
             {"rc": rc, "stdout_lines": show_added.splitlines()},
         ]
     }
-    playbook = tmp_path / "plan.yml"
-    playbook.write_text(
-        "- name: Evaluate the firewall plan\n"
-        "  hosts: localhost\n"
-        "  gather_facts: false\n"
-        "  vars_files:\n"
-        f"    - {REPO / 'roles/base/defaults/main.yml'}\n"
-        f"    - {REPO / 'roles/base/vars/main.yml'}\n"
-        "  tasks:\n"
-        "    - name: Show the plan\n"
-        "      ansible.builtin.debug:\n"
-        f"        msg: {json.dumps(PLAN)}\n"
-    )
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({"__base_ufw_read": read, **variables}))
-    config = tmp_path / "ansible.cfg"
-    config.write_text("[defaults]\nstdout_callback = ansible.posix.json\nlocalhost_warning = false\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG=str(config), ANSIBLE_NOCOLOR="1")
-    cmd = [str(REPO / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
-    cmd += ["-e", f"@{extra}"] + (["--check"] if check else [])
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    data = json.loads(proc.stdout[proc.stdout.index("{") :])
-    return data["plays"][0]["tasks"][0]["hosts"]["localhost"]["msg"]
+    return evaluate_role_vars(tmp_path, "base", PLAN, {"__base_ufw_read": read, **variables}, check=check)
 
 
 def test_a_settled_firewall_needs_no_ufw_call(tmp_path):
