@@ -17,7 +17,7 @@ def show(*states: tuple[str, str]) -> str:
     """`systemctl show` output: one block per unit of UNITS, in order, (UnitFileState, ActiveState)."""
     blocks = [
         f"Id={unit if '.' in unit else unit + '.service'}\nActiveState={active}\nUnitFileState={enabled}"
-        for unit, (enabled, active) in zip(UNITS, states, strict=False)
+        for unit, (enabled, active) in zip(UNITS, states, strict=True)
     ]
     return "\n\n".join(blocks) + "\n"
 
